@@ -1,0 +1,1 @@
+"""Datasets: offline-first readers and tf.data pipelines, one module per dataset."""

@@ -1,0 +1,1 @@
+"""The training engine: compiled multi-step loop, logging, precision, distribution."""

@@ -1,0 +1,371 @@
+"""The shared supervised training loop: many compiled steps per call, resumable, observable.
+
+One `tf.function` call runs `steps_per_execution` optimizer steps in a graph-side loop, so
+per-step Python overhead disappears; the step itself can be XLA-compiled (`jit_compile`).
+Per-example losses are averaged over the *global* batch, so a `tf.distribute` strategy with
+several replicas computes the same update as one device with the same global batch.
+
+Resumption is exact: the checkpoint stores model, optimizer and the global step, and the
+training data of epoch `e` is a pure function of `(seed, e)` (see `data.pipeline`), so a run
+restarted from step `s` skips exactly `s mod steps_per_epoch` batches of the current epoch and
+continues as if it had never stopped.
+"""
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fdl_tf2.training import distribute
+from fdl_tf2.training.run_log import RunLog
+
+LossFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+"""`(targets, outputs) -> per-example loss of shape (batch,)`."""
+MetricFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+"""`(targets, outputs) -> per-example value of shape (batch,)`, averaged over examples."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss; the model holds the last good checkpoint."""
+
+
+def sparse_softmax_cross_entropy(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-example cross-entropy of integer targets `(batch,)` and logits `(batch, classes)`."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(targets, tf.int32), logits=tf.cast(logits, tf.float32)
+    )
+
+
+def sparse_accuracy(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """1.0 where `argmax(logits) == targets`, else 0.0; shape `(batch,)`."""
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return tf.cast(tf.equal(predictions, tf.cast(targets, tf.int32)), tf.float32)
+
+
+CLASSIFICATION_METRICS: dict[str, MetricFn] = {"accuracy": sparse_accuracy}
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    """Engine settings (the `RunConfig` fields the loop reads)."""
+
+    epochs: int
+    steps_per_execution: int = 100
+    jit_compile: bool = False
+    log_every_steps: int = 10
+    histogram_every: int = 1
+    checkpoints_to_keep: int = 5
+    early_stopping_patience: int = 0
+    max_steps: int = 0
+
+    @classmethod
+    def from_config(cls, config: Any, epochs: int) -> "TrainOptions":
+        names = {field.name for field in dataclasses.fields(cls)} - {"epochs"}
+        return cls(epochs=epochs, **{name: getattr(config, name) for name in names})
+
+
+def make_train_function(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    loss_fn: LossFn,
+    metric_fns: Mapping[str, MetricFn],
+    *,
+    strategy: tf.distribute.Strategy,
+    global_batch_size: int,
+    step_counter: tf.Variable,
+    jit_compile: bool = False,
+    summary_writer: tf.summary.SummaryWriter | None = None,
+    log_every_steps: int = 0,
+) -> Callable[[Any, tf.Tensor], dict[str, tf.Tensor]]:
+    """Returns `train_steps(iterator, num_steps) -> totals`, one compiled multi-step call.
+
+    `totals` holds `loss_sum` and `<metric>_sum` (sums over steps of the per-step global-batch
+    means), `steps` (steps run) and `finite` (False when a step produced a non-finite loss;
+    the loop then stops right after that step).
+    """
+
+    def replica_step(inputs, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(inputs, training=True)
+            per_example = loss_fn(targets, outputs)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+            scaled_loss = optimizer.scale_loss(loss)  # Identity unless LossScaleOptimizer.
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
+        optimizer.apply(gradients, model.trainable_variables)  # Unscales if needed.
+        values = {
+            name: tf.reduce_sum(metric(targets, outputs)) / global_batch_size
+            for name, metric in metric_fns.items()
+        }
+        values["loss"] = loss
+        return values
+
+    if jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    def global_step(batch):
+        per_replica = strategy.run(replica_step, args=batch)
+        return {
+            name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in per_replica.items()
+        }
+
+    @tf.function
+    def train_steps(iterator, num_steps):
+        totals = {name: tf.constant(0.0) for name in (*metric_fns, "loss")}
+        steps = tf.constant(0)
+        finite = tf.constant(True)
+        for _ in tf.range(num_steps):
+            values = global_step(next(iterator))
+            step_counter.assign_add(1)
+            steps += 1
+            totals = {name: totals[name] + values[name] for name in totals}
+            if summary_writer is not None and log_every_steps > 0:
+                with summary_writer.as_default(step=step_counter):
+                    with tf.summary.record_if(step_counter % log_every_steps == 0):
+                        tf.summary.scalar("cost", values["loss"])
+                        for name in metric_fns:
+                            tf.summary.scalar(name, values[name])
+            finite = tf.math.is_finite(values["loss"])
+            if not finite:
+                break
+        sums = {f"{name}_sum": value for name, value in totals.items()}
+        return {**sums, "steps": steps, "finite": finite}
+
+    return train_steps
+
+
+def make_evaluate_function(
+    model: keras.Model, loss_fn: LossFn, metric_fns: Mapping[str, MetricFn]
+) -> Callable[[tf.data.Dataset], dict[str, float]]:
+    """Returns `evaluate(dataset) -> {"loss": mean, <metric>: mean}` over every example."""
+
+    @tf.function
+    def sums(dataset):
+        totals = {name: tf.constant(0.0) for name in (*metric_fns, "loss")}
+        count = tf.constant(0.0)
+        for inputs, targets in dataset:
+            outputs = model(inputs, training=False)
+            batch = {name: metric(targets, outputs) for name, metric in metric_fns.items()}
+            batch["loss"] = loss_fn(targets, outputs)
+            totals = {name: totals[name] + tf.reduce_sum(batch[name]) for name in totals}
+            count += tf.cast(tf.shape(outputs)[0], tf.float32)
+        return totals, count
+
+    def evaluate(dataset: tf.data.Dataset) -> dict[str, float]:
+        totals, count = sums(dataset)
+        return {name: float(value) / float(count) for name, value in totals.items()}
+
+    return evaluate
+
+
+def _with_error(metrics: dict[str, float]) -> dict[str, float]:
+    if "accuracy" in metrics:
+        metrics = {**metrics, "error": 1.0 - metrics["accuracy"]}
+    return metrics
+
+
+def train(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    *,
+    train_data: Callable[[int], tf.data.Dataset],
+    steps_per_epoch: int,
+    global_batch_size: int,
+    validation_data: tf.data.Dataset | None,
+    options: TrainOptions,
+    run_log: RunLog,
+    strategy: tf.distribute.Strategy | None = None,
+    loss_fn: LossFn = sparse_softmax_cross_entropy,
+    metric_fns: Mapping[str, MetricFn] = CLASSIFICATION_METRICS,
+    checkpoint_dir: str | None = None,
+) -> dict[str, Any]:
+    """Trains `model`, resuming from the latest checkpoint in `checkpoint_dir`.
+
+    Args:
+      model, optimizer: created inside `strategy.scope()`.
+      train_data: `epoch -> dataset` of `(inputs, targets)` global batches for that epoch,
+        with `steps_per_epoch` batches of a fixed shape.
+      steps_per_epoch: batches per epoch.
+      global_batch_size: examples per step over all replicas.
+      validation_data: evaluated after every epoch (the true validation split), or None.
+      options: epochs, steps per call, XLA, logging and checkpoint settings.
+      run_log: where scalars, histograms, the graph and the console line go.
+      strategy: a `tf.distribute` strategy; None means the default (no distribution).
+      loss_fn, metric_fns: per-example loss and metrics.
+      checkpoint_dir: defaults to `<workdir>/checkpoints`.
+
+    Returns:
+      Summary: epochs and steps completed, wall time, throughput, last train and validation
+      metrics, whether early stopping fired.
+
+    Raises:
+      NonFiniteLossError: a step produced a NaN/inf loss; the model is restored to the last
+        checkpoint, which stays on disk.
+      KeyboardInterrupt: after saving a checkpoint at the current step.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    distributed = distribute.is_distributed(strategy)
+    step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    with strategy.scope():
+        optimizer.build(model.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_counter)
+    manager = tf.train.CheckpointManager(
+        checkpoint,
+        checkpoint_dir or str(run_log.workdir / "checkpoints"),
+        max_to_keep=options.checkpoints_to_keep,
+    )
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        run_log.print(f"Resumed from {manager.latest_checkpoint} (step {int(step_counter)}).")
+
+    train_steps = make_train_function(
+        model,
+        optimizer,
+        loss_fn,
+        metric_fns,
+        strategy=strategy,
+        global_batch_size=global_batch_size,
+        step_counter=step_counter,
+        jit_compile=options.jit_compile,
+        summary_writer=run_log.writer("train"),
+        log_every_steps=options.log_every_steps,
+    )
+    evaluate = make_evaluate_function(model, loss_fn, metric_fns)
+    total_steps = options.epochs * steps_per_epoch
+    if options.max_steps:
+        total_steps = min(total_steps, options.max_steps)
+    traced = False
+    best_validation, epochs_without_improvement = math.inf, 0
+    summary: dict[str, Any] = {"stopped_early": False}
+    train_seconds, steps_run = 0.0, 0
+
+    def save(reason: str) -> str:
+        path = manager.save(checkpoint_number=int(step_counter))
+        if reason:
+            run_log.print(f"{reason}: checkpoint saved at step {int(step_counter)} ({path}).")
+        return path
+
+    try:
+        while int(step_counter) < total_steps:
+            start_step = int(step_counter)
+            epoch, offset = divmod(start_step, steps_per_epoch)
+            dataset = train_data(epoch)
+            if offset:
+                dataset = dataset.skip(offset)
+            if distributed:
+                dataset = strategy.experimental_distribute_dataset(dataset)
+            iterator = iter(dataset)
+            epoch_end = min((epoch + 1) * steps_per_epoch, total_steps)
+            epoch_totals: dict[str, float] = {}
+            epoch_steps, epoch_start = 0, time.perf_counter()
+            while int(step_counter) < epoch_end:
+                num_steps = min(options.steps_per_execution, epoch_end - int(step_counter))
+                if not traced:
+                    run_log.trace_on()
+                totals = train_steps(iterator, tf.constant(num_steps, tf.int32))
+                if not traced:
+                    run_log.trace_export("train_steps")
+                    traced = True
+                totals = {name: value.numpy() for name, value in totals.items()}
+                if not totals["finite"]:
+                    bad_step = int(step_counter)
+                    if manager.latest_checkpoint:
+                        checkpoint.restore(manager.latest_checkpoint)
+                    raise NonFiniteLossError(
+                        f"Non-finite loss at step {bad_step} (epoch {epoch + 1}); training "
+                        f"stopped. Last good checkpoint: {manager.latest_checkpoint or 'none'} "
+                        "(the model now holds it)."
+                    )
+                for name, value in totals.items():
+                    if name.endswith("_sum"):
+                        epoch_totals[name] = epoch_totals.get(name, 0.0) + float(value)
+                epoch_steps += int(totals["steps"])
+                elapsed = time.perf_counter() - epoch_start
+                run_log.progress(
+                    int(step_counter) - epoch * steps_per_epoch,
+                    steps_per_epoch,
+                    epoch_steps / max(elapsed, 1e-9),
+                    epoch_totals["loss_sum"] / epoch_steps,
+                )
+            epoch_seconds = time.perf_counter() - epoch_start
+            train_seconds += epoch_seconds
+            steps_run += epoch_steps
+            step = int(step_counter)
+            train_metrics = _with_error(
+                {
+                    name[: -len("_sum")]: value / epoch_steps
+                    for name, value in epoch_totals.items()
+                }
+            )
+            throughput = {
+                "steps_per_sec": epoch_steps / epoch_seconds,
+                "examples_per_sec": epoch_steps * global_batch_size / epoch_seconds,
+            }
+            learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            run_log.scalars(
+                step,
+                "train",
+                epoch=epoch + 1,
+                cost=train_metrics.pop("loss"),
+                **train_metrics,
+                learning_rate=learning_rate,
+                **throughput,
+            )
+            summary["train"] = {"cost": epoch_totals["loss_sum"] / epoch_steps, **train_metrics}
+            line = f"Epoch: {epoch + 1:04d} cost = {summary['train']['cost']:.9f}"
+            if validation_data is not None:
+                validation = _with_error(evaluate(validation_data))
+                summary["validation"] = validation
+                run_log.scalars(step, "validation", epoch=epoch + 1, cost=validation["loss"],
+                                **{k: v for k, v in validation.items() if k != "loss"})
+                if "error" in validation:
+                    line += f"  Validation Error: {validation['error']:.4f}"
+                else:
+                    line += f"  validation cost = {validation['loss']:.6f}"
+            line += f"  ({throughput['steps_per_sec']:,.0f} steps/s, {epoch_seconds:.1f} s)"
+            run_log.print(line)
+            if options.histogram_every and (epoch + 1) % options.histogram_every == 0:
+                run_log.histograms(step, model)
+            save("")
+            if options.early_stopping_patience and validation_data is not None:
+                monitored = summary["validation"]["loss"]
+                if monitored < best_validation:
+                    best_validation, epochs_without_improvement = monitored, 0
+                else:
+                    epochs_without_improvement += 1
+                if epochs_without_improvement >= options.early_stopping_patience:
+                    run_log.print(
+                        f"Early stopping: validation cost has not improved for "
+                        f"{epochs_without_improvement} epochs."
+                    )
+                    summary["stopped_early"] = True
+                    break
+    except KeyboardInterrupt:
+        save("Interrupted")
+        raise
+    run_log.flush()
+    summary.update(
+        steps=int(step_counter),
+        epochs_completed=int(step_counter) / steps_per_epoch,
+        train_seconds=train_seconds,
+        steps_per_sec=steps_run / train_seconds if train_seconds else float("nan"),
+        examples_per_sec=steps_run * global_batch_size / train_seconds
+        if train_seconds
+        else float("nan"),
+    )
+    return summary
+
+
+def weights_equal(first: keras.Model, second: keras.Model) -> bool:
+    """True when two models hold bit-identical weights (used by resume tests)."""
+    return all(
+        np.array_equal(np.asarray(a), np.asarray(b))
+        for a, b in zip(first.get_weights(), second.get_weights(), strict=True)
+    )

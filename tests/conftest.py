@@ -1,0 +1,49 @@
+"""Test-wide set-up: TF backend, offline mode, two logical CPUs, and per-test hygiene."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["FDL_OFFLINE"] = "1"  # Tests never use the network.
+
+from pathlib import Path  # noqa: E402
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices let MirroredStrategy run with 2 replicas on any machine. This must
+# happen before TensorFlow initialises its runtime, hence at import time of the conftest.
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+@pytest.fixture(autouse=True)
+def _hygiene(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    """The data root holding real MNIST, or a skip naming what is missing."""
+    root = os.environ.get("FDL_DATA_DIR")
+    if not root:
+        pytest.skip("real MNIST needs $FDL_DATA_DIR (e.g. ../shared/data)")
+    missing = [name for name in MNIST_FILES if not (Path(root) / "mnist" / name).is_file()]
+    if missing:
+        pytest.skip(f"missing MNIST files under {root}/mnist: {missing}")
+    return Path(root)
