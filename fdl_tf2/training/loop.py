@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from fdl_tf2.training import distribute
 from fdl_tf2.training.run_log import RunLog
@@ -67,6 +68,13 @@ class TrainOptions:
     def from_config(cls, config: Any, epochs: int) -> "TrainOptions":
         names = {field.name for field in dataclasses.fields(cls)} - {"epochs"}
         return cls(epochs=epochs, **{name: getattr(config, name) for name in names})
+
+
+def _write_scalar(tag: str, value: tf.Tensor) -> None:
+    # `tf.summary.scalar` would prefix the tag with the graph's name scope ("while/cost")
+    # inside the step loop; writing with the scalar plugin's metadata keeps the plain tag.
+    metadata = scalar_metadata.create_summary_metadata(display_name=tag, description="")
+    tf.summary.write(tag, tf.cast(value, tf.float32), metadata=metadata)
 
 
 def make_train_function(
@@ -129,9 +137,9 @@ def make_train_function(
             if summary_writer is not None and log_every_steps > 0:
                 with summary_writer.as_default(step=step_counter):
                     with tf.summary.record_if(step_counter % log_every_steps == 0):
-                        tf.summary.scalar("cost", values["loss"])
+                        _write_scalar("cost", values["loss"])
                         for name in metric_fns:
-                            tf.summary.scalar(name, values[name])
+                            _write_scalar(name, values[name])
             finite = tf.math.is_finite(values["loss"])
             if not finite:
                 break

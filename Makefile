@@ -1,0 +1,70 @@
+# fdl_tf2: every experiment of "Fundamentals of Deep Learning" in TensorFlow 2 / Keras 3.
+# CONFIG is one of smoke | cpu | book (default cpu: bounded runs on a 2-core CPU; book: the
+# book's full settings); ARGS adds overrides, e.g. make ch03 CONFIG=book ARGS="--seed=1".
+
+PYTHON_SYSTEM ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CONFIG ?= cpu
+ARGS   ?=
+export KERAS_BACKEND ?= tensorflow
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+# The install stamp depends on the package metadata only: a second `make install` does nothing.
+STAMP := $(VENV)/.installed
+
+.PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
+        ch03
+
+help:            ## List the targets.
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install: $(STAMP) ## Create .venv and install fdl_tf2 with all extras (idempotent).
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON_SYSTEM) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "Python >= 3.10 is required (set PYTHON_SYSTEM=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[text,rl,dev]"
+	touch $(STAMP)
+
+test: install    ## Unit + smoke tests (what CI runs).
+	$(PY) -m pytest
+
+test-slow: install ## Convergence checks on real data (minutes).
+	$(PY) -m pytest -m slow
+
+smoke: install   ## Every experiment end to end with its "smoke" preset.
+	$(PY) -m pytest tests/smoke
+
+lint: install    ## ruff check + format check.
+	$(PY) -m ruff check fdl_tf2 experiments tests benchmarks
+	$(PY) -m ruff format --check fdl_tf2 experiments tests benchmarks
+
+format: install  ## ruff format.
+	$(PY) -m ruff format fdl_tf2 experiments tests benchmarks
+
+demo: install    ## Train the ch03 MLP on MNIST for 5 epochs, export and verify it.
+	$(PY) -m fdl_tf2 run ch03.mlp --config=demo $(ARGS)
+
+bench: install   ## Engine vs Keras fit vs PyTorch eager on the ch03 MLP.
+	$(PY) benchmarks/bench_mlp.py $(ARGS)
+
+export: install  ## Regenerate saved_models/ (trains the exported models with CONFIG).
+	$(PY) -m fdl_tf2 run ch03.logistic_regression --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch03.mlp --config=$(CONFIG) $(ARGS)
+
+data: install    ## Resolved data directory; present / missing datasets.
+	$(PY) -m fdl_tf2 data $(ARGS)
+
+tensorboard: install ## TensorBoard over runs/ on localhost:6006 (EXP=ch03.mlp for one experiment).
+	$(VENV)/bin/tensorboard --logdir runs/$(EXP) --host localhost --port 6006
+
+ch03:            install ## Chapter 3: logistic regression and the MLP on MNIST.
+	$(PY) -m fdl_tf2 run ch03.logistic_regression --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch03.mlp --config=$(CONFIG) $(ARGS)
+
+clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
+	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,260 @@
+"""The training engine: exact updates, exact resume, guards, logging, distribution, precision."""
+
+import glob
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fdl_tf2.data import mnist
+from fdl_tf2.models import feedforward
+from fdl_tf2.training import loop
+from fdl_tf2.training.run_log import RunLog
+
+_BATCH = 50
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Synthetic MNIST-shaped splits, 40 training steps per epoch at batch 50."""
+    return mnist.classification_data(dataset="synthetic")
+
+
+def _options(**overrides):
+    values = dict(epochs=2, steps_per_execution=15, log_every_steps=5, histogram_every=1)
+    values.update(overrides)
+    return loop.TrainOptions(**values)
+
+
+def _train(
+    model, data, workdir, *, optimizer=None, strategy=None, validation=True, train_data=None,
+    **options,
+):
+    run_log = RunLog(workdir, quiet=True)
+    try:
+        return loop.train(
+            model,
+            optimizer or keras.optimizers.SGD(0.05),
+            train_data=train_data or data.train_epochs(batch_size=_BATCH, seed=0),
+            steps_per_epoch=data.num_examples("train") // _BATCH,
+            global_batch_size=_BATCH,
+            validation_data=data.dataset("validation", batch_size=500, training=False)
+            if validation
+            else None,
+            options=_options(**options),
+            run_log=run_log,
+            strategy=strategy,
+        )
+    finally:
+        run_log.close()
+
+
+def _small_mlp(seed=0):
+    return feedforward.build_mlp((32,), seed=seed)
+
+
+def test_one_step_equals_the_hand_computed_sgd_update(tmp_path):
+    rng = np.random.default_rng(0)
+    inputs = rng.uniform(size=(8, 784)).astype(np.float32)
+    labels = rng.integers(0, 10, 8).astype(np.int32)
+    model = feedforward.build_logistic_regression()
+    model.set_weights([rng.normal(0, 0.01, (784, 10)).astype(np.float32), np.zeros(10, np.float32)])
+    kernel, bias = (w.astype(np.float64) for w in model.get_weights())
+    optimizer = keras.optimizers.SGD(0.5)
+    optimizer.build(model.trainable_variables)
+    train_steps = loop.make_train_function(
+        model,
+        optimizer,
+        loop.sparse_softmax_cross_entropy,
+        loop.CLASSIFICATION_METRICS,
+        strategy=tf.distribute.get_strategy(),
+        global_batch_size=8,
+        step_counter=tf.Variable(0, dtype=tf.int64),
+    )
+    dataset = tf.data.Dataset.from_tensors((inputs, labels)).repeat()
+    totals = train_steps(iter(dataset), tf.constant(1))
+    # NumPy reference: mean cross-entropy, gradient X^T (softmax - onehot) / B.
+    logits = inputs @ kernel + bias
+    probabilities = np.exp(logits - logits.max(1, keepdims=True))
+    probabilities /= probabilities.sum(1, keepdims=True)
+    loss = -np.mean(np.log(probabilities[np.arange(8), labels]))
+    delta = (probabilities - np.eye(10)[labels]) / 8
+    new_kernel, new_bias = model.get_weights()
+    np.testing.assert_allclose(new_kernel, kernel - 0.5 * inputs.T @ delta, atol=1e-6)
+    np.testing.assert_allclose(new_bias, bias - 0.5 * delta.sum(0), atol=1e-6)
+    np.testing.assert_allclose(float(totals["loss_sum"]), loss, rtol=1e-5)
+    assert int(totals["steps"]) == 1 and bool(totals["finite"])
+
+
+def test_training_learns_and_logs_every_epoch(tmp_path, data):
+    summary = _train(_small_mlp(), data, tmp_path)
+    assert summary["steps"] == 80 and summary["epochs_completed"] == 2
+    assert summary["validation"]["accuracy"] > 0.9
+    records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert {(r["split"], r["step"]) for r in records} == {
+        ("train", 40), ("validation", 40), ("train", 80), ("validation", 80)
+    }
+    train = [r for r in records if r["split"] == "train"]
+    assert train[1]["cost"] < train[0]["cost"] and train[0]["steps_per_sec"] > 0
+
+
+def _tags(folder):
+    tags = {}
+    for path in glob.glob(str(folder / "*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            if event.HasField("graph_def"):
+                tags["__graph__"] = "graph"
+            for value in event.summary.value:
+                tags[value.tag] = value.metadata.plugin_data.plugin_name
+    return tags
+
+
+def test_tensorboard_events_hold_scalars_histograms_and_the_graph(tmp_path, data):
+    _train(_small_mlp(), data, tmp_path)
+    train_tags = _tags(tmp_path / "tensorboard" / "train")
+    validation_tags = _tags(tmp_path / "tensorboard" / "validation")
+    for tag in ("cost", "accuracy", "error", "learning_rate", "steps_per_sec"):
+        assert tag in train_tags, tag
+    assert train_tags["hidden_1/kernel"] == "histograms"
+    assert train_tags["output/bias"] == "histograms"
+    assert "__graph__" in train_tags or "train_steps" in train_tags
+    assert {"cost", "accuracy", "error"} <= set(validation_tags)
+
+
+def test_per_step_scalars_are_written_every_log_every_steps(tmp_path, data):
+    _train(_small_mlp(), data, tmp_path, log_every_steps=10, histogram_every=0)
+    steps = []
+    for path in glob.glob(str(tmp_path / "tensorboard" / "train" / "*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            steps += [event.step for v in event.summary.value if v.tag == "cost"]
+    # In-graph per-step costs at 10, 20, ..., 80 plus one epoch-mean cost at 40 and 80.
+    assert sorted(set(steps)) == [10, 20, 30, 40, 50, 60, 70, 80]
+
+
+def test_checkpoints_keep_the_last_five_and_count_steps(tmp_path, data):
+    _train(_small_mlp(), data, tmp_path, epochs=7, histogram_every=0, log_every_steps=0)
+    manager_state = tf.train.get_checkpoint_state(str(tmp_path / "checkpoints"))
+    assert len(manager_state.all_model_checkpoint_paths) == 5
+    assert manager_state.model_checkpoint_path.endswith(f"ckpt-{7 * 40}")
+
+
+def test_an_interrupted_run_resumes_to_identical_weights(tmp_path, data, monkeypatch):
+    keras.utils.set_random_seed(1)
+    reference = _small_mlp()
+    _train(reference, data, tmp_path / "straight", epochs=3)
+
+    keras.utils.set_random_seed(1)
+    stopped = _small_mlp()
+    _train(stopped, data, tmp_path / "resumed", epochs=3, max_steps=50)  # Mid-epoch 2.
+    calls = {"count": 0}
+
+    def interrupt(self, *args):  # Ctrl-C during epoch 3.
+        calls["count"] += 1
+        if calls["count"] == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunLog, "progress", interrupt)
+    keras.utils.set_random_seed(99)  # Resumption must not depend on the fresh init.
+    with pytest.raises(KeyboardInterrupt):
+        _train(_small_mlp(seed=5), data, tmp_path / "resumed", epochs=3)
+    saved = tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints"))
+    assert saved.endswith("ckpt-95")  # 80 steps + 15 in the interrupted call.
+    monkeypatch.undo()
+    resumed = _small_mlp(seed=7)
+    summary = _train(resumed, data, tmp_path / "resumed", epochs=3)
+    assert summary["steps"] == 120
+    assert loop.weights_equal(reference, resumed)
+
+
+def test_a_non_finite_loss_stops_and_restores_the_last_good_checkpoint(tmp_path, data):
+    model = feedforward.build_logistic_regression()  # No ReLU that would swallow the NaN.
+    _train(model, data, tmp_path, epochs=1)
+    good = [w.copy() for w in model.get_weights()]
+    epochs = data.train_epochs(batch_size=_BATCH, seed=0)
+
+    def poisoned(epoch):  # The 3rd batch of epoch 2 holds a NaN pixel.
+        nan_at_third = tf.data.Dataset.range(40).map(lambda i: tf.where(i == 2, np.nan, 1.0))
+        batches = tf.data.Dataset.zip(epochs(epoch), nan_at_third)
+        return batches.map(lambda batch, scale: (batch[0] * scale, batch[1]))
+
+    with pytest.raises(loop.NonFiniteLossError, match=r"step 43 \(epoch 2\)"):
+        _train(model, data, tmp_path, epochs=2, train_data=poisoned)
+    for restored, expected in zip(model.get_weights(), good, strict=True):
+        np.testing.assert_array_equal(restored, expected)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-40")
+
+
+def test_early_stopping_fires_when_validation_stalls(tmp_path, data):
+    summary = _train(
+        _small_mlp(), data, tmp_path, epochs=20, optimizer=keras.optimizers.SGD(0.0),
+        early_stopping_patience=2,
+    )
+    assert summary["stopped_early"] and summary["epochs_completed"] == 3
+
+
+def test_the_train_function_is_traced_once(tmp_path, data):
+    model = _small_mlp()
+    optimizer = keras.optimizers.SGD(0.05)
+    optimizer.build(model.trainable_variables)
+    train_steps = loop.make_train_function(
+        model, optimizer, loop.sparse_softmax_cross_entropy, loop.CLASSIFICATION_METRICS,
+        strategy=tf.distribute.get_strategy(), global_batch_size=_BATCH,
+        step_counter=tf.Variable(0, dtype=tf.int64),
+    )
+    epochs = data.train_epochs(batch_size=_BATCH, seed=0)
+    for epoch in range(3):
+        iterator = iter(epochs(epoch))
+        for num_steps in (15, 15, 10):
+            train_steps(iterator, tf.constant(num_steps))
+    assert train_steps.experimental_get_tracing_count() == 1
+
+
+def test_mirrored_strategy_matches_one_device_for_the_same_global_batch(tmp_path, data):
+    keras.utils.set_random_seed(3)
+    single = _small_mlp()
+    initial = single.get_weights()
+    _train(single, data, tmp_path / "single", epochs=1, validation=False)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        mirrored = _small_mlp()
+        mirrored.set_weights(initial)
+        optimizer = keras.optimizers.SGD(0.05)
+    _train(mirrored, data, tmp_path / "mirrored", epochs=1, optimizer=optimizer,
+           strategy=strategy, validation=False)
+    for a, b in zip(single.get_weights(), mirrored.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_xla_step_matches_the_plain_step(tmp_path, data):
+    keras.utils.set_random_seed(4)
+    plain = _small_mlp()
+    initial = plain.get_weights()
+    _train(plain, data, tmp_path / "plain", epochs=1, validation=False)
+    compiled = _small_mlp()
+    compiled.set_weights(initial)
+    _train(compiled, data, tmp_path / "xla", epochs=1, validation=False, jit_compile=True)
+    for a, b in zip(plain.get_weights(), compiled.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_with_float32_logits(tmp_path, data, policy):
+    from fdl_tf2.training import precision
+
+    optimizer = precision.use_mixed_precision(policy, keras.optimizers.SGD(0.05))
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
+    model = _small_mlp()
+    assert model.get_layer("hidden_1").compute_dtype != "float32"
+    assert model.output.dtype == "float32"
+    summary = _train(model, data, tmp_path, epochs=1, optimizer=optimizer)
+    assert summary["validation"]["accuracy"] > 0.8
+
+
+def test_unknown_precision_policy_is_rejected():
+    from fdl_tf2.training import precision
+
+    with pytest.raises(ValueError, match="Unknown precision policy"):
+        precision.use_mixed_precision("float8", keras.optimizers.SGD())
