@@ -30,8 +30,8 @@ def epoch_permutation(num_examples: int, seed: int, epoch: int) -> tf.Tensor:
 
 
 def batched(
-    inputs: np.ndarray,
-    targets: np.ndarray,
+    inputs: np.ndarray | tf.Tensor,
+    targets: np.ndarray | tf.Tensor,
     *,
     batch_size: int,
     training: bool,
@@ -58,8 +58,8 @@ def batched(
         raise ValueError(f"{num_examples} inputs but {len(targets)} targets.")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
-    inputs_tensor = tf.constant(inputs)
-    targets_tensor = tf.constant(targets)
+    inputs_tensor = tf.convert_to_tensor(inputs)  # No copy when already a tensor.
+    targets_tensor = tf.convert_to_tensor(targets)
     if training:
         num_batches = num_examples // batch_size
         if num_batches == 0:
@@ -98,13 +98,21 @@ class ClassificationData:
     serving_spec: tf.TensorSpec
     files: dict[str, str] = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self):
+        # Copy each split into a tensor once, not once per epoch.
+        tensors = {
+            split: (tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets))
+            for split, (inputs, targets) in self.splits.items()
+        }
+        object.__setattr__(self, "_tensors", tensors)
+
     def num_examples(self, split: str) -> int:
         return len(self.splits[split][0])
 
     def dataset(
         self, split: str, *, batch_size: int, training: bool, seed: int = 0, epoch: int = 0
     ) -> tf.data.Dataset:
-        inputs, targets = self.splits[split]
+        inputs, targets = self._tensors[split]
         return batched(
             inputs,
             targets,

@@ -40,11 +40,19 @@ def next_version(model_dir: Path) -> int:
 
 
 def classifier_serving_fn(
-    model: keras.Model, preprocess: Callable[[tf.Tensor], tf.Tensor]
+    model: keras.Model,
+    preprocess: Callable[[tf.Tensor], tf.Tensor],
+    input_spec: tf.TensorSpec | None = None,
 ) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
-    """`images -> {"probabilities", "class_ids"}` with `preprocess` applied in the graph."""
+    """`images -> {"probabilities", "class_ids"}` with `preprocess` applied in the graph.
+
+    Loaded signatures do not check the rank or shape of what a client sends, so the graph
+    checks it at run time (`tf.ensure_shape`) and answers a wrong shape with an error.
+    """
 
     def serve(images):
+        if input_spec is not None:
+            images = tf.ensure_shape(images, input_spec.shape)
         logits = tf.cast(model(preprocess(images), training=False), tf.float32)
         return {
             "probabilities": tf.nn.softmax(logits, axis=-1),
@@ -97,7 +105,7 @@ def export_classifier(
     if path.exists():
         raise ValueError(f"{path} already exists; versions are never overwritten.")
 
-    serve = classifier_serving_fn(model, preprocess)
+    serve = classifier_serving_fn(model, preprocess, input_spec)
     spec = tf.TensorSpec(input_spec.shape, input_spec.dtype, name=INPUT_NAME)
     archive = keras.export.ExportArchive()
     archive.track(model)

@@ -1,0 +1,93 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fdl_tf2.data import mnist
+from fdl_tf2.export import saved_model
+from fdl_tf2.models import feedforward
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """An MLP exported once for the module: (model, version path, raw sample)."""
+    root = tmp_path_factory.mktemp("saved_models")
+    model = feedforward.build_mlp((16,), seed=0)
+    sample = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    path = saved_model.export_classifier(
+        model, name="mnist_mlp", input_spec=mnist.SERVING_SPEC,
+        preprocess=mnist.preprocess_images_fn("flat"), sample=sample, export_dir=root,
+        description={"test_accuracy": 0.5},
+    )
+    return model, path, sample
+
+
+def test_export_uses_the_serving_layout_and_a_readme(exported):
+    _, path, _ = exported
+    assert path.name == "1" and (path / "saved_model.pb").is_file()
+    assert (path / "variables").is_dir()
+    readme = (path.parent / "README.md").read_text()
+    assert "serving_default" in readme and "test_accuracy: 0.5" in readme
+
+
+def test_reloaded_signature_matches_the_model_on_raw_pixels(exported):
+    model, path, sample = exported
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    outputs = serve(images=tf.constant(sample))
+    logits = model(sample.reshape(5, 784).astype(np.float32) / 255.0)
+    np.testing.assert_allclose(outputs["probabilities"], tf.nn.softmax(logits), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(outputs["class_ids"], np.argmax(logits, axis=-1))
+    assert outputs["class_ids"].dtype == tf.int64
+
+
+def test_saved_model_cli_lists_the_typed_signature(exported):
+    shown = saved_model.show_signature(exported[1])
+    assert "serving_default" in shown and "images" in shown and "DT_UINT8" in shown
+    assert "probabilities" in shown and "class_ids" in shown
+
+
+@pytest.mark.parametrize(
+    "bad_input",
+    [np.zeros((2, 28, 27), np.uint8), np.zeros((2, 28, 28), np.float32), np.zeros((28, 28), np.uint8)],
+    ids=["wrong-shape", "wrong-dtype", "missing-batch"],
+)
+def test_wrong_shapes_and_dtypes_are_rejected(exported, bad_input):
+    serve = tf.saved_model.load(str(exported[1])).signatures["serving_default"]
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
+        serve(images=tf.constant(bad_input))
+
+
+def test_versions_increment_and_are_never_overwritten(exported):
+    model, path, sample = exported
+    kwargs = dict(
+        name="mnist_mlp", input_spec=mnist.SERVING_SPEC,
+        preprocess=mnist.preprocess_images_fn("flat"), sample=sample,
+        export_dir=path.parent.parent, verify=False,
+    )
+    assert saved_model.export_classifier(model, **kwargs).name == "2"
+    with pytest.raises(ValueError, match="never overwritten"):
+        saved_model.export_classifier(model, version=1, **kwargs)
+    with pytest.raises(ValueError, match="snake_case"):
+        saved_model.export_classifier(model, **{**kwargs, "name": "MNIST-MLP"})
+
+
+def test_verification_catches_a_model_that_differs(exported, tmp_path):
+    _, path, sample = exported
+    wrong = {"class_ids": np.full(5, 11, np.int64)}
+    with pytest.raises(saved_model.ExportVerificationError, match="class_ids"):
+        saved_model.verify_export(path, sample, wrong)
+
+
+def test_a_fresh_process_can_serve_the_export(exported):
+    script = (
+        "import numpy as np, tensorflow as tf, sys;"
+        "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"
+        "print(f(images=tf.zeros([3, 28, 28], tf.uint8))['probabilities'].shape)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(exported[1])], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(3, 10)" in result.stdout

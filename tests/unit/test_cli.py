@@ -1,0 +1,55 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fdl_tf2 import __main__ as cli
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_list_names_every_ch03_experiment_with_section_and_defaults(capsys, monkeypatch):
+    monkeypatch.chdir(_ROOT)
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "ch03.logistic_regression" in out and "ch03.mlp" in out
+    assert "Chapter 3" in out and "learning_rate=0.01" in out and "smoke, book, cpu" in out
+
+
+def test_show_prints_every_preset(capsys, monkeypatch):
+    monkeypatch.chdir(_ROOT)
+    assert cli.main(["show", "ch03.mlp"]) == 0
+    out = capsys.readouterr().out
+    assert "[smoke]" in out and "[book]" in out and "epochs = 300" in out
+
+
+def test_unknown_field_is_an_error_listing_valid_fields(capsys, monkeypatch):
+    monkeypatch.chdir(_ROOT)
+    assert cli.main(["run", "ch03.mlp", "--config=smoke", "--epoch=3"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown field --epoch" in err and "--epochs=300" in err and "--book_relu_output" in err
+
+
+def test_wrong_type_and_unknown_experiment_are_errors(capsys, monkeypatch):
+    monkeypatch.chdir(_ROOT)
+    assert cli.main(["run", "ch03.mlp", "--epochs=many"]) == 2
+    assert "expected a value of type int" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="Unknown experiment 'ch03.cnn'"):
+        cli.main(["run", "ch03.cnn"])
+
+
+def test_data_command_reports_missing_datasets_offline(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(_ROOT)
+    assert cli.main(["data", f"--data_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path) in out and "mnist" in out and "missing" in out
+
+
+def test_module_entry_point_runs_as_a_subprocess():
+    result = subprocess.run(
+        [sys.executable, "-m", "fdl_tf2", "list", "ch03"],
+        capture_output=True, text=True, cwd=_ROOT, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ch03.mlp" in result.stdout
