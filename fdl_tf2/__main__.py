@@ -53,7 +53,12 @@ def experiment_modules() -> dict[str, ModuleType]:
 def _header(module: ModuleType) -> dict[str, str]:
     fields = {}
     for line in (module.__doc__ or "").strip().splitlines():
-        if ":" in line and line.split(":", 1)[0] in ("Title", "Book", "Description", "Expected result"):
+        if ":" in line and line.split(":", 1)[0] in (
+            "Title",
+            "Book",
+            "Description",
+            "Expected result",
+        ):
             key, value = line.split(":", 1)
             fields[key] = value.strip()
     return fields
@@ -117,9 +122,7 @@ def command_run(args: list[str]) -> int:
         results = module.main(config)
     except KeyboardInterrupt:
         print(
-            "\nInterrupted. Resume with the same command plus "
-            "--workdir=<the run directory printed above>.",
-            file=sys.stderr,
+            "Interrupted; a checkpoint was saved (see the resume command above).", file=sys.stderr
         )
         return 130
     except loop.NonFiniteLossError as error:
@@ -142,7 +145,9 @@ def command_data(args: list[str]) -> int:
         elif argument.startswith("--data_dir="):
             data_dir = argument.split("=", 1)[1]
         else:
-            raise SystemExit(f"Unknown argument {argument!r}; usage: data [--download] [--data_dir=DIR]")
+            raise SystemExit(
+                f"Unknown argument {argument!r}; usage: data [--download] [--data_dir=DIR]"
+            )
     print(f"Data directory: {paths.data_dir(data_dir)}")
     for line in paths.searched_dirs(data_dir):
         print(f"  searched: {line}")

@@ -117,7 +117,9 @@ def replace(config: RunConfig, **overrides: Any) -> RunConfig:
     known = fields(config_class)
     for name, value in overrides.items():
         if name not in known:
-            raise ValueError(f"Unknown config field {name!r}. {_valid_fields_message(config_class)}")
+            raise ValueError(
+                f"Unknown config field {name!r}. {_valid_fields_message(config_class)}"
+            )
         annotation = _field_type(config_class, name)
         if not _is_instance(value, annotation):
             raise ValueError(f"Config field {name}={value!r} does not have type {annotation}.")

@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import socket
 import tempfile
 import time
 import urllib.error
@@ -187,12 +186,14 @@ def ensure_files(
         not_downloadable = [data_file for data_file in missing if not data_file.url]
         if not_downloadable:
             reason = "these files have no public download source"
-            raise DatasetNotFoundError(_missing_message(dataset, root, not_downloadable, reason, data_dir))
+            raise DatasetNotFoundError(
+                _missing_message(dataset, root, not_downloadable, reason, data_dir)
+            )
         start = time.monotonic()
         for data_file in missing:
             try:
                 download(data_file.url, located[data_file.name], data_file.download_sha256, timeout)
-            except (urllib.error.URLError, socket.timeout, OSError) as error:
+            except (TimeoutError, urllib.error.URLError, OSError) as error:
                 reason = (
                     f"downloading {data_file.url} failed after {time.monotonic() - start:.1f} s "
                     f"({error}); this machine looks offline"
@@ -208,4 +209,6 @@ def ensure_files(
 def status(dataset: str, files: Sequence[DataFile], data_dir=None) -> list[str]:
     """Names of the dataset's files that are not present under the data root."""
     root = paths.data_dir(data_dir)
-    return [data_file.name for data_file in files if not (root / dataset / data_file.name).is_file()]
+    return [
+        data_file.name for data_file in files if not (root / dataset / data_file.name).is_file()
+    ]

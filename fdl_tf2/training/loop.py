@@ -93,8 +93,11 @@ def make_train_function(
     """Returns `train_steps(iterator, num_steps) -> totals`, one compiled multi-step call.
 
     `totals` holds `loss_sum` and `<metric>_sum` (sums over steps of the per-step global-batch
-    means), `steps` (steps run) and `finite` (False when a step produced a non-finite loss;
-    the loop then stops right after that step).
+    means), `steps` (steps run: fewer than `num_steps` when the iterator runs out) and `finite`
+    (False when a step produced a non-finite loss; the call then stops right after that step).
+
+    The optimizer must be built (`optimizer.build(model.trainable_variables)`, inside the
+    strategy's scope) before the first call: variables cannot be created in the step loop.
     """
 
     def replica_step(inputs, targets):
@@ -130,7 +133,11 @@ def make_train_function(
         steps = tf.constant(0)
         finite = tf.constant(True)
         for _ in tf.range(num_steps):
-            values = global_step(next(iterator))
+            # An exhausted iterator ends the call early instead of raising OutOfRangeError.
+            batch = iterator.get_next_as_optional()
+            if not batch.has_value():
+                break
+            values = global_step(batch.get_value())
             step_counter.assign_add(1)
             steps += 1
             totals = {name: totals[name] + values[name] for name in totals}
@@ -291,6 +298,11 @@ def train(
                         f"stopped. Last good checkpoint: {manager.latest_checkpoint or 'none'} "
                         "(the model now holds it)."
                     )
+                if int(totals["steps"]) < num_steps:
+                    raise ValueError(
+                        f"train_data({epoch}) ran out after {int(step_counter)} steps in total; "
+                        f"it must yield steps_per_epoch={steps_per_epoch} batches per epoch."
+                    )
                 for name, value in totals.items():
                     if name.endswith("_sum"):
                         epoch_totals[name] = epoch_totals.get(name, 0.0) + float(value)
@@ -307,10 +319,7 @@ def train(
             steps_run += epoch_steps
             step = int(step_counter)
             train_metrics = _with_error(
-                {
-                    name[: -len("_sum")]: value / epoch_steps
-                    for name, value in epoch_totals.items()
-                }
+                {name[: -len("_sum")]: value / epoch_steps for name, value in epoch_totals.items()}
             )
             throughput = {
                 "steps_per_sec": epoch_steps / epoch_seconds,
@@ -331,8 +340,13 @@ def train(
             if validation_data is not None:
                 validation = _with_error(evaluate(validation_data))
                 summary["validation"] = validation
-                run_log.scalars(step, "validation", epoch=epoch + 1, cost=validation["loss"],
-                                **{k: v for k, v in validation.items() if k != "loss"})
+                run_log.scalars(
+                    step,
+                    "validation",
+                    epoch=epoch + 1,
+                    cost=validation["loss"],
+                    **{k: v for k, v in validation.items() if k != "loss"},
+                )
                 if "error" in validation:
                     line += f"  Validation Error: {validation['error']:.4f}"
                 else:

@@ -22,8 +22,6 @@ def use_mixed_precision(
     if policy not in POLICIES:
         raise ValueError(f"Unknown precision policy {policy!r}; expected one of {POLICIES}.")
     keras.config.set_dtype_policy(policy)
-    if policy == "mixed_float16" and not isinstance(
-        optimizer, keras.optimizers.LossScaleOptimizer
-    ):
+    if policy == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

@@ -7,8 +7,6 @@ behalf of the experiment, never at import time.
 """
 
 import dataclasses
-import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from fdl_tf2 import config as config_lib
@@ -87,17 +84,14 @@ def run_classifier(
         with context.strategy.scope():
             model = build_model()
         start = time.time()
-        summary = loop.train(
-            model,
-            optimizer,
-            train_data=data.train_epochs(batch_size=batch_size, seed=config.seed),
-            steps_per_epoch=data.num_examples("train") // batch_size,
-            global_batch_size=batch_size,
-            validation_data=data.dataset("validation", batch_size=1000, training=False),
-            options=loop.TrainOptions.from_config(config, epochs),
-            run_log=run_log,
-            strategy=context.strategy,
-        )
+        try:
+            summary = _train(config, context, model, optimizer, data, epochs, batch_size)
+        except KeyboardInterrupt:
+            run_log.print(
+                f"Resume with: python -m fdl_tf2 run {experiment_id} <the same options> "
+                f"--workdir={context.workdir}"
+            )
+            raise
         evaluate = loop.make_evaluate_function(
             model, loop.sparse_softmax_cross_entropy, loop.CLASSIFICATION_METRICS
         )
@@ -154,9 +148,16 @@ def run_classifier(
     return results
 
 
-def read_results(workdir: str | os.PathLike) -> dict[str, Any]:
-    return json.loads(Path(workdir, "results.json").read_text())
-
-
-def finite(values: dict[str, Any]) -> bool:
-    return all(np.isfinite(v) for v in values.values() if isinstance(v, float))
+def _train(config, context, model, optimizer, data, epochs, batch_size) -> dict[str, Any]:
+    """`loop.train` on the data's training split, validating on its validation split."""
+    return loop.train(
+        model,
+        optimizer,
+        train_data=data.train_epochs(batch_size=batch_size, seed=config.seed),
+        steps_per_epoch=data.num_examples("train") // batch_size,
+        global_batch_size=batch_size,
+        validation_data=data.dataset("validation", batch_size=1000, training=False),
+        options=loop.TrainOptions.from_config(config, epochs),
+        run_log=context.run_log,
+        strategy=context.strategy,
+    )

@@ -49,7 +49,10 @@ def test_data_command_reports_missing_datasets_offline(tmp_path, capsys, monkeyp
 def test_module_entry_point_runs_as_a_subprocess():
     result = subprocess.run(
         [sys.executable, "-m", "fdl_tf2", "list", "ch03"],
-        capture_output=True, text=True, cwd=_ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=_ROOT,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ch03.mlp" in result.stdout

@@ -98,14 +98,29 @@ def test_real_mnist_has_the_book_split(mnist_dir):
     test_images, test_labels = mnist.load_arrays("test", data_dir=mnist_dir)
     np.testing.assert_array_equal(test_labels[:10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
     assert test_images.dtype == np.uint8 and test_images.shape == (10_000, 28, 28)
-    assert np.bincount(test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert np.bincount(test_labels).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
 
 
 @pytest.mark.data
 def test_real_and_synthetic_element_specs_agree(mnist_dir):
     for view in mnist.VIEWS:
-        real = mnist.make_dataset("train", batch_size=100, training=True, view=view, data_dir=mnist_dir)
-        fake = mnist.make_dataset("train", batch_size=100, training=True, view=view, dataset="synthetic")
+        real = mnist.make_dataset(
+            "train", batch_size=100, training=True, view=view, data_dir=mnist_dir
+        )
+        fake = mnist.make_dataset(
+            "train", batch_size=100, training=True, view=view, dataset="synthetic"
+        )
         assert real.element_spec == fake.element_spec == mnist.element_spec(100, view=view)
         assert int(real.cardinality()) == 550
     images, _ = next(iter(real))
@@ -120,7 +135,9 @@ def test_a_corrupt_file_is_named_and_a_good_one_is_hashed_once(mnist_dir, tmp_pa
         shutil.copy(mnist_dir / "mnist" / data_file.name, copy / data_file.name)
     labels = copy / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:2000])
-    with pytest.raises(download.ChecksumError, match="t10k-labels-idx1-ubyte.gz.*corrupt or truncated"):
+    with pytest.raises(
+        download.ChecksumError, match="t10k-labels-idx1-ubyte.gz.*corrupt or truncated"
+    ):
         download.ensure_files("mnist", mnist.FILES["mnist"], tmp_path)
     good = mnist.FILES["mnist"][0]
     download.verify(copy / good.name, good)

@@ -17,8 +17,12 @@ def exported(tmp_path_factory):
     model = feedforward.build_mlp((16,), seed=0)
     sample = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
     path = saved_model.export_classifier(
-        model, name="mnist_mlp", input_spec=mnist.SERVING_SPEC,
-        preprocess=mnist.preprocess_images_fn("flat"), sample=sample, export_dir=root,
+        model,
+        name="mnist_mlp",
+        input_spec=mnist.SERVING_SPEC,
+        preprocess=mnist.preprocess_images_fn("flat"),
+        sample=sample,
+        export_dir=root,
         description={"test_accuracy": 0.5},
     )
     return model, path, sample
@@ -37,7 +41,9 @@ def test_reloaded_signature_matches_the_model_on_raw_pixels(exported):
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     outputs = serve(images=tf.constant(sample))
     logits = model(sample.reshape(5, 784).astype(np.float32) / 255.0)
-    np.testing.assert_allclose(outputs["probabilities"], tf.nn.softmax(logits), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        outputs["probabilities"], tf.nn.softmax(logits), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_array_equal(outputs["class_ids"], np.argmax(logits, axis=-1))
     assert outputs["class_ids"].dtype == tf.int64
 
@@ -50,7 +56,11 @@ def test_saved_model_cli_lists_the_typed_signature(exported):
 
 @pytest.mark.parametrize(
     "bad_input",
-    [np.zeros((2, 28, 27), np.uint8), np.zeros((2, 28, 28), np.float32), np.zeros((28, 28), np.uint8)],
+    [
+        np.zeros((2, 28, 27), np.uint8),
+        np.zeros((2, 28, 28), np.float32),
+        np.zeros((28, 28), np.uint8),
+    ],
     ids=["wrong-shape", "wrong-dtype", "missing-batch"],
 )
 def test_wrong_shapes_and_dtypes_are_rejected(exported, bad_input):
@@ -62,9 +72,12 @@ def test_wrong_shapes_and_dtypes_are_rejected(exported, bad_input):
 def test_versions_increment_and_are_never_overwritten(exported):
     model, path, sample = exported
     kwargs = dict(
-        name="mnist_mlp", input_spec=mnist.SERVING_SPEC,
-        preprocess=mnist.preprocess_images_fn("flat"), sample=sample,
-        export_dir=path.parent.parent, verify=False,
+        name="mnist_mlp",
+        input_spec=mnist.SERVING_SPEC,
+        preprocess=mnist.preprocess_images_fn("flat"),
+        sample=sample,
+        export_dir=path.parent.parent,
+        verify=False,
     )
     assert saved_model.export_classifier(model, **kwargs).name == "2"
     with pytest.raises(ValueError, match="never overwritten"):

@@ -21,16 +21,17 @@ def test_mlp_layout_follows_the_book_scopes():
     model = feedforward.build_mlp()
     shapes = {variable.path: tuple(variable.shape) for variable in model.weights}
     assert shapes == {
-        "hidden_1/kernel": (784, 256), "hidden_1/bias": (256,),
-        "hidden_2/kernel": (256, 256), "hidden_2/bias": (256,),
-        "output/kernel": (256, 10), "output/bias": (10,),
+        "hidden_1/kernel": (784, 256),
+        "hidden_1/bias": (256,),
+        "hidden_2/kernel": (256, 256),
+        "hidden_2/bias": (256,),
+        "output/kernel": (256, 10),
+        "output/bias": (10,),
     }
 
 
 def test_he_init_is_the_untruncated_normal_with_variance_two_over_fan_in():
-    values = keras.ops.convert_to_numpy(
-        feedforward.he_normal_untruncated(seed=0)((784, 2000))
-    )
+    values = keras.ops.convert_to_numpy(feedforward.he_normal_untruncated(seed=0)((784, 2000)))
     assert values.std() == pytest.approx(np.sqrt(2 / 784), rel=0.01)
     # A truncated normal (Keras HeNormal) never exceeds 2 standard deviations.
     assert np.abs(values).max() > 3 * np.sqrt(2 / 784)
@@ -41,7 +42,9 @@ def test_he_init_is_the_untruncated_normal_with_variance_two_over_fan_in():
 def test_book_relu_output_clips_the_logits_and_the_default_does_not():
     inputs = np.random.default_rng(0).uniform(size=(64, 784)).astype(np.float32)
     linear = keras.ops.convert_to_numpy(feedforward.build_mlp(seed=1)(inputs))
-    clipped = keras.ops.convert_to_numpy(feedforward.build_mlp(book_relu_output=True, seed=1)(inputs))
+    clipped = keras.ops.convert_to_numpy(
+        feedforward.build_mlp(book_relu_output=True, seed=1)(inputs)
+    )
     assert linear.min() < 0 and clipped.min() >= 0
     np.testing.assert_allclose(clipped, np.maximum(linear, 0), atol=1e-5)
 

@@ -29,7 +29,14 @@ def _options(**overrides):
 
 
 def _train(
-    model, data, workdir, *, optimizer=None, strategy=None, validation=True, train_data=None,
+    model,
+    data,
+    workdir,
+    *,
+    optimizer=None,
+    strategy=None,
+    validation=True,
+    train_data=None,
     **options,
 ):
     run_log = RunLog(workdir, quiet=True)
@@ -94,7 +101,10 @@ def test_training_learns_and_logs_every_epoch(tmp_path, data):
     assert summary["validation"]["accuracy"] > 0.9
     records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
     assert {(r["split"], r["step"]) for r in records} == {
-        ("train", 40), ("validation", 40), ("train", 80), ("validation", 80)
+        ("train", 40),
+        ("validation", 40),
+        ("train", 80),
+        ("validation", 80),
     }
     train = [r for r in records if r["split"] == "train"]
     assert train[1]["cost"] < train[0]["cost"] and train[0]["steps_per_sec"] > 0
@@ -188,7 +198,11 @@ def test_a_non_finite_loss_stops_and_restores_the_last_good_checkpoint(tmp_path,
 
 def test_early_stopping_fires_when_validation_stalls(tmp_path, data):
     summary = _train(
-        _small_mlp(), data, tmp_path, epochs=20, optimizer=keras.optimizers.SGD(0.0),
+        _small_mlp(),
+        data,
+        tmp_path,
+        epochs=20,
+        optimizer=keras.optimizers.SGD(0.0),
         early_stopping_patience=2,
     )
     assert summary["stopped_early"] and summary["epochs_completed"] == 3
@@ -199,8 +213,12 @@ def test_the_train_function_is_traced_once(tmp_path, data):
     optimizer = keras.optimizers.SGD(0.05)
     optimizer.build(model.trainable_variables)
     train_steps = loop.make_train_function(
-        model, optimizer, loop.sparse_softmax_cross_entropy, loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(), global_batch_size=_BATCH,
+        model,
+        optimizer,
+        loop.sparse_softmax_cross_entropy,
+        loop.CLASSIFICATION_METRICS,
+        strategy=tf.distribute.get_strategy(),
+        global_batch_size=_BATCH,
         step_counter=tf.Variable(0, dtype=tf.int64),
     )
     epochs = data.train_epochs(batch_size=_BATCH, seed=0)
@@ -222,8 +240,15 @@ def test_mirrored_strategy_matches_one_device_for_the_same_global_batch(tmp_path
         mirrored = _small_mlp()
         mirrored.set_weights(initial)
         optimizer = keras.optimizers.SGD(0.05)
-    _train(mirrored, data, tmp_path / "mirrored", epochs=1, optimizer=optimizer,
-           strategy=strategy, validation=False)
+    _train(
+        mirrored,
+        data,
+        tmp_path / "mirrored",
+        epochs=1,
+        optimizer=optimizer,
+        strategy=strategy,
+        validation=False,
+    )
     for a, b in zip(single.get_weights(), mirrored.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=2e-5)
 
@@ -258,3 +283,22 @@ def test_unknown_precision_policy_is_rejected():
 
     with pytest.raises(ValueError, match="Unknown precision policy"):
         precision.use_mixed_precision("float8", keras.optimizers.SGD())
+
+
+def test_a_short_iterator_ends_the_call_early_and_train_names_the_problem(tmp_path, data):
+    model = _small_mlp()
+    optimizer = keras.optimizers.SGD(0.05)
+    optimizer.build(model.trainable_variables)
+    train_steps = loop.make_train_function(
+        model,
+        optimizer,
+        loop.sparse_softmax_cross_entropy,
+        loop.CLASSIFICATION_METRICS,
+        strategy=tf.distribute.get_strategy(),
+        global_batch_size=_BATCH,
+        step_counter=tf.Variable(0, dtype=tf.int64),
+    )
+    short = data.train_epochs(batch_size=_BATCH, seed=0)(0).take(7)
+    assert int(train_steps(iter(short), tf.constant(10))["steps"]) == 7
+    with pytest.raises(ValueError, match="must yield steps_per_epoch=40"):
+        _train(_small_mlp(), data, tmp_path, train_data=lambda epoch: short)

@@ -60,7 +60,10 @@ def test_two_workers_on_loopback_end_with_identical_weights(tmp_path):
         processes.append(
             subprocess.Popen(
                 [sys.executable, "-c", _WORKER, str(tmp_path / f"worker{index}")],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=environment,
             )
         )
     results = []
