@@ -19,6 +19,9 @@ tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
 
+# The tests run in deterministic mode: seeds (per test, below) plus op determinism.
+tf.config.experimental.enable_op_determinism()
+
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",

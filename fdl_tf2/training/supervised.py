@@ -20,7 +20,7 @@ import tensorflow as tf
 from fdl_tf2 import config as config_lib
 from fdl_tf2.data import pipeline
 from fdl_tf2.export import saved_model
-from fdl_tf2.training import distribute, loop, precision
+from fdl_tf2.training import distribute, figures, loop, precision
 from fdl_tf2.training.run_log import RunLog, machine_description
 
 RUNS_DIR = "runs"
@@ -102,6 +102,10 @@ def run_classifier(
         validation_inputs = data.dataset("validation", batch_size=1000, training=False)
         first_inputs, _ = next(iter(validation_inputs))
         run_log.histogram(summary["steps"], "output", model(first_inputs, training=False))
+        run_log.flush()
+        figures.plot_learning_curves(
+            context.workdir / "metrics.jsonl", run_log.figure_path("learning_curves")
+        )
         results: dict[str, Any] = {
             "experiment": experiment_id,
             "test_accuracy": test["accuracy"],

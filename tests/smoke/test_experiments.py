@@ -43,6 +43,7 @@ def test_smoke_preset_runs_end_to_end(experiment_id, tmp_path):
     expected_train_tags = {"cost", "accuracy", "learning_rate", "train_steps", "output/kernel"}
     assert expected_train_tags <= _event_tags(run / "tensorboard" / "train")
     assert {"cost", "error", "output"} <= _event_tags(run / "tensorboard" / "validation")
+    assert (run / "figures" / "learning_curves.png").stat().st_size > 10_000
     # The exported model serves raw uint8 pixels in a fresh load.
     export = results["export"]
     serve = tf.saved_model.load(export).signatures["serving_default"]
