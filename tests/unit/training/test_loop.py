@@ -62,6 +62,21 @@ def _small_mlp(seed=0):
     return feedforward.build_mlp((32,), seed=seed)
 
 
+def _train_function(model, *, learning_rate, global_batch_size):
+    """`loop.make_train_function` for plain SGD on one device."""
+    optimizer = keras.optimizers.SGD(learning_rate)
+    optimizer.build(model.trainable_variables)
+    return loop.make_train_function(
+        model,
+        optimizer,
+        loop.sparse_softmax_cross_entropy,
+        loop.CLASSIFICATION_METRICS,
+        strategy=tf.distribute.get_strategy(),
+        global_batch_size=global_batch_size,
+        step_counter=tf.Variable(0, dtype=tf.int64),
+    )
+
+
 def test_one_step_equals_the_hand_computed_sgd_update(tmp_path):
     rng = np.random.default_rng(0)
     inputs = rng.uniform(size=(8, 784)).astype(np.float32)
@@ -69,17 +84,7 @@ def test_one_step_equals_the_hand_computed_sgd_update(tmp_path):
     model = feedforward.build_logistic_regression()
     model.set_weights([rng.normal(0, 0.01, (784, 10)).astype(np.float32), np.zeros(10, np.float32)])
     kernel, bias = (w.astype(np.float64) for w in model.get_weights())
-    optimizer = keras.optimizers.SGD(0.5)
-    optimizer.build(model.trainable_variables)
-    train_steps = loop.make_train_function(
-        model,
-        optimizer,
-        loop.sparse_softmax_cross_entropy,
-        loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(),
-        global_batch_size=8,
-        step_counter=tf.Variable(0, dtype=tf.int64),
-    )
+    train_steps = _train_function(model, learning_rate=0.5, global_batch_size=8)
     dataset = tf.data.Dataset.from_tensors((inputs, labels)).repeat()
     totals = train_steps(iter(dataset), tf.constant(1))
     # NumPy reference: mean cross-entropy, gradient X^T (softmax - onehot) / B.
@@ -210,17 +215,7 @@ def test_early_stopping_fires_when_validation_stalls(tmp_path, data):
 
 def test_the_train_function_is_traced_once(tmp_path, data):
     model = _small_mlp()
-    optimizer = keras.optimizers.SGD(0.05)
-    optimizer.build(model.trainable_variables)
-    train_steps = loop.make_train_function(
-        model,
-        optimizer,
-        loop.sparse_softmax_cross_entropy,
-        loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(),
-        global_batch_size=_BATCH,
-        step_counter=tf.Variable(0, dtype=tf.int64),
-    )
+    train_steps = _train_function(model, learning_rate=0.05, global_batch_size=_BATCH)
     epochs = data.train_epochs(batch_size=_BATCH, seed=0)
     for epoch in range(3):
         iterator = iter(epochs(epoch))
@@ -287,17 +282,7 @@ def test_unknown_precision_policy_is_rejected():
 
 def test_a_short_iterator_ends_the_call_early_and_train_names_the_problem(tmp_path, data):
     model = _small_mlp()
-    optimizer = keras.optimizers.SGD(0.05)
-    optimizer.build(model.trainable_variables)
-    train_steps = loop.make_train_function(
-        model,
-        optimizer,
-        loop.sparse_softmax_cross_entropy,
-        loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(),
-        global_batch_size=_BATCH,
-        step_counter=tf.Variable(0, dtype=tf.int64),
-    )
+    train_steps = _train_function(model, learning_rate=0.05, global_batch_size=_BATCH)
     short = data.train_epochs(batch_size=_BATCH, seed=0)(0).take(7)
     assert int(train_steps(iter(short), tf.constant(10))["steps"]) == 7
     with pytest.raises(ValueError, match="must yield steps_per_epoch=40"):
