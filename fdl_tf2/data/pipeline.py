@@ -19,13 +19,13 @@ import tensorflow as tf
 Preprocess = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
 
-def epoch_permutation(num_examples: int, seed: int, epoch: int) -> tf.Tensor:
+def epoch_permutation(num_examples: int, seed: int, epoch: int | tf.Tensor) -> tf.Tensor:
     """A permutation of `range(num_examples)` that depends only on `(seed, epoch)`.
 
     Returns:
       An int32 tensor of shape `(num_examples,)`.
     """
-    key = tf.constant([seed, epoch], dtype=tf.int64)
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
     return tf.random.experimental.stateless_shuffle(tf.range(num_examples, dtype=tf.int32), key)
 
 

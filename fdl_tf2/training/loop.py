@@ -206,7 +206,9 @@ def train(
     Args:
       model, optimizer: created inside `strategy.scope()`.
       train_data: `epoch -> dataset` of `(inputs, targets)` global batches for that epoch,
-        with `steps_per_epoch` batches of a fixed shape.
+        with `steps_per_epoch` batches of a fixed shape. `epoch` is a scalar int64 tensor
+        (the epochs are chained with `Dataset.flat_map`), and the dataset must depend only
+        on it and fixed seeds, so that a resumed run sees the same batches.
       steps_per_epoch: batches per epoch.
       global_batch_size: examples per step over all replicas.
       validation_data: evaluated after every epoch (the true validation split), or None.
@@ -267,16 +269,20 @@ def train(
             run_log.print(f"{reason}: checkpoint saved at step {int(step_counter)} ({path}).")
         return path
 
+    # One iterator for the whole run: the epochs follow each other inside tf.data (each still
+    # a pure function of its index), so no per-epoch iterator is built or torn down (tearing
+    # one down waits for its prefetch threads, measured up to 1 s per epoch).
+    start_epoch, offset = divmod(int(step_counter), steps_per_epoch)
+    last_epoch = math.ceil(total_steps / steps_per_epoch)
+    dataset = tf.data.Dataset.range(start_epoch, max(last_epoch, start_epoch)).flat_map(train_data)
+    dataset = dataset.skip(offset).prefetch(tf.data.AUTOTUNE)
+    if distributed:
+        dataset = strategy.experimental_distribute_dataset(dataset)
+    iterator = iter(dataset)
+
     try:
         while int(step_counter) < total_steps:
-            start_step = int(step_counter)
-            epoch, offset = divmod(start_step, steps_per_epoch)
-            dataset = train_data(epoch)
-            if offset:
-                dataset = dataset.skip(offset)
-            if distributed:
-                dataset = strategy.experimental_distribute_dataset(dataset)
-            iterator = iter(dataset)
+            epoch = int(step_counter) // steps_per_epoch
             epoch_end = min((epoch + 1) * steps_per_epoch, total_steps)
             epoch_totals: dict[str, float] = {}
             epoch_steps, epoch_start = 0, time.perf_counter()
@@ -300,8 +306,9 @@ def train(
                     )
                 if int(totals["steps"]) < num_steps:
                     raise ValueError(
-                        f"train_data({epoch}) ran out after {int(step_counter)} steps in total; "
-                        f"it must yield steps_per_epoch={steps_per_epoch} batches per epoch."
+                        f"The training data ran out after {int(step_counter)} steps in total; "
+                        f"train_data(epoch) must yield steps_per_epoch={steps_per_epoch} "
+                        "batches for every epoch."
                     )
                 for name, value in totals.items():
                     if name.endswith("_sum"):
