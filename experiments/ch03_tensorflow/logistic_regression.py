@@ -2,7 +2,7 @@
 Title: Logistic regression on MNIST
 Book: Chapter 3, "Logistic regression in TensorFlow" (seed lines 1253-1436, listings L3.14-L3.16)
 Description: 784 -> 10 softmax regression, zero init, plain SGD 0.01, batch 100 (7,850 parameters).
-Expected result: book 91.9% test accuracy "within 100 epochs"; acceptance >= 92.0%.
+Expected result: book 91.9% test "within 100 epochs"; measured 92.23% (seed 0); FDL-ja 92.11%.
 
 The book's listing says 1000 epochs, its text ties 91.9% to 100 epochs, and the repository
 runs 60 (spec ch01-03 §5.4): the default is 100, and `--epochs` takes the other values.

@@ -186,6 +186,56 @@ def _with_error(metrics: dict[str, float]) -> dict[str, float]:
     return metrics
 
 
+class _EarlyStopping:
+    """Counts epochs without a new best (lowest) validation cost; patience 0 never stops."""
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.waited = patience, math.inf, 0
+
+    def should_stop(self, monitored: float) -> bool:
+        if monitored < self.best:
+            self.best, self.waited = monitored, 0
+        else:
+            self.waited += 1
+        return bool(self.patience) and self.waited >= self.patience
+
+
+def _report_epoch(
+    run_log: RunLog,
+    *,
+    epoch: int,
+    step: int,
+    means: dict[str, float],
+    validation: dict[str, float] | None,
+    steps_per_sec: float,
+    global_batch_size: int,
+    learning_rate: float,
+) -> dict[str, Any]:
+    """Logs one epoch (TensorBoard, metrics.jsonl, the book's console line); returns it."""
+    train = _with_error({"cost": means.pop("loss"), **means})
+    run_log.scalars(
+        step,
+        "train",
+        epoch=epoch,
+        **train,
+        learning_rate=learning_rate,
+        steps_per_sec=steps_per_sec,
+        examples_per_sec=steps_per_sec * global_batch_size,
+    )
+    line = f"Epoch: {epoch:04d} cost = {train['cost']:.9f}"
+    report: dict[str, Any] = {"train": train}
+    if validation is not None:
+        report["validation"] = validation
+        others = {name: value for name, value in validation.items() if name != "loss"}
+        run_log.scalars(step, "validation", epoch=epoch, cost=validation["loss"], **others)
+        if "error" in validation:
+            line += f"  Validation Error: {validation['error']:.4f}"
+        else:
+            line += f"  validation cost = {validation['loss']:.6f}"
+    run_log.print(line + f"  ({steps_per_sec:,.0f} steps/s)")
+    return report
+
+
 def train(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
@@ -259,7 +309,7 @@ def train(
     if options.max_steps:
         total_steps = min(total_steps, options.max_steps)
     traced = False
-    best_validation, epochs_without_improvement = math.inf, 0
+    early_stopping = _EarlyStopping(options.early_stopping_patience)
     summary: dict[str, Any] = {"stopped_early": False}
     train_seconds, steps_run = 0.0, 0
 
@@ -324,58 +374,34 @@ def train(
             epoch_seconds = time.perf_counter() - epoch_start
             train_seconds += epoch_seconds
             steps_run += epoch_steps
-            step = int(step_counter)
-            train_metrics = _with_error(
-                {name[: -len("_sum")]: value / epoch_steps for name, value in epoch_totals.items()}
+            validation = (
+                _with_error(evaluate(validation_data)) if validation_data is not None else None
             )
-            throughput = {
-                "steps_per_sec": epoch_steps / epoch_seconds,
-                "examples_per_sec": epoch_steps * global_batch_size / epoch_seconds,
-            }
-            learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-            run_log.scalars(
-                step,
-                "train",
-                epoch=epoch + 1,
-                cost=train_metrics.pop("loss"),
-                **train_metrics,
-                learning_rate=learning_rate,
-                **throughput,
-            )
-            summary["train"] = {"cost": epoch_totals["loss_sum"] / epoch_steps, **train_metrics}
-            line = f"Epoch: {epoch + 1:04d} cost = {summary['train']['cost']:.9f}"
-            if validation_data is not None:
-                validation = _with_error(evaluate(validation_data))
-                summary["validation"] = validation
-                run_log.scalars(
-                    step,
-                    "validation",
+            summary.update(
+                _report_epoch(
+                    run_log,
                     epoch=epoch + 1,
-                    cost=validation["loss"],
-                    **{k: v for k, v in validation.items() if k != "loss"},
+                    step=int(step_counter),
+                    means={
+                        name[: -len("_sum")]: value / epoch_steps
+                        for name, value in epoch_totals.items()
+                    },
+                    validation=validation,
+                    steps_per_sec=epoch_steps / epoch_seconds,
+                    global_batch_size=global_batch_size,
+                    learning_rate=float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
                 )
-                if "error" in validation:
-                    line += f"  Validation Error: {validation['error']:.4f}"
-                else:
-                    line += f"  validation cost = {validation['loss']:.6f}"
-            line += f"  ({throughput['steps_per_sec']:,.0f} steps/s, {epoch_seconds:.1f} s)"
-            run_log.print(line)
+            )
             if options.histogram_every and (epoch + 1) % options.histogram_every == 0:
-                run_log.histograms(step, model)
+                run_log.histograms(int(step_counter), model)
             save("")
-            if options.early_stopping_patience and validation_data is not None:
-                monitored = summary["validation"]["loss"]
-                if monitored < best_validation:
-                    best_validation, epochs_without_improvement = monitored, 0
-                else:
-                    epochs_without_improvement += 1
-                if epochs_without_improvement >= options.early_stopping_patience:
-                    run_log.print(
-                        f"Early stopping: validation cost has not improved for "
-                        f"{epochs_without_improvement} epochs."
-                    )
-                    summary["stopped_early"] = True
-                    break
+            if validation is not None and early_stopping.should_stop(validation["loss"]):
+                run_log.print(
+                    "Early stopping: validation cost has not improved for "
+                    f"{options.early_stopping_patience} epochs."
+                )
+                summary["stopped_early"] = True
+                break
     except KeyboardInterrupt:
         save("Interrupted")
         raise

@@ -145,6 +145,8 @@ def run_classifier(
             )
             results["export"] = str(path)
             run_log.print(f"Exported and verified {path}")
+        run_log.print(f"Run directory: {context.workdir} (metrics.jsonl, results.json, figures/)")
+        run_log.print(f"TensorBoard: tensorboard --logdir {context.workdir / 'tensorboard'}")
         run_log.close(results)
     finally:
         if config.mixed_precision != "float32":
