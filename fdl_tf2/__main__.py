@@ -108,6 +108,7 @@ def command_show(args: list[str]) -> int:
 
 def command_run(args: list[str]) -> int:
     from fdl_tf2 import config as config_lib
+    from fdl_tf2.data import download
     from fdl_tf2.training import loop
 
     if not args:
@@ -125,7 +126,11 @@ def command_run(args: list[str]) -> int:
             "Interrupted; a checkpoint was saved (see the resume command above).", file=sys.stderr
         )
         return 130
-    except loop.NonFiniteLossError as error:
+    except (
+        loop.NonFiniteLossError,
+        download.DatasetNotFoundError,
+        download.ChecksumError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     summary = {k: v for k, v in results.items() if isinstance(v, (int, float, str))}

@@ -56,3 +56,11 @@ def test_module_entry_point_runs_as_a_subprocess():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ch03.mlp" in result.stdout
+
+
+def test_a_missing_dataset_is_a_clear_error_not_a_traceback(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(_ROOT)
+    assert cli.main(["run", "ch03.logistic_regression", f"--data_dir={tmp_path}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Dataset 'mnist' is missing")
+    assert "train-images-idx3-ubyte.gz" in err and "FDL_DATA_DIR" in err

@@ -53,3 +53,11 @@ def test_per_layer_seeds_differ():
     model = feedforward.build_mlp((256, 256), seed=0)
     first, second = model.get_layer("hidden_1").kernel, model.get_layer("hidden_2").kernel
     assert not np.allclose(np.asarray(first)[:256], np.asarray(second))
+
+
+def test_wrong_input_shapes_are_rejected_with_an_error():
+    model = feedforward.build_mlp()
+    with pytest.raises(ValueError, match="784"):
+        model(np.zeros((2, 28, 28), np.float32))
+    with pytest.raises(ValueError):
+        model(np.zeros((2, 783), np.float32))
