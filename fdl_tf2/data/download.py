@@ -9,13 +9,16 @@ Offline (no network, or `FDL_OFFLINE=1`) a missing dataset fails within seconds 
 that names the files needed, the directories searched and how to provide them.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
 import os
+import socket
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,6 +131,27 @@ def _missing_message(
     )
 
 
+def _resolve_host(url: str, timeout: float) -> None:
+    """Resolves the URL's host within `timeout` seconds.
+
+    `urlopen(timeout=...)` does not bound name resolution, which on a machine without network
+    can hang for much longer than the connection timeout.
+
+    Raises:
+      OSError: the host does not resolve, or not in time.
+    """
+    host = urllib.parse.urlsplit(url).hostname
+    if not host:
+        raise OSError(f"{url} has no host name.")
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        executor.submit(socket.getaddrinfo, host, None).result(timeout=timeout)
+    except concurrent.futures.TimeoutError as error:
+        raise OSError(f"resolving {host} took more than {timeout:.0f} s") from error
+    finally:
+        executor.shutdown(wait=False)
+
+
 def download(url: str, destination: Path, sha256: str, timeout: float = CONNECT_TIMEOUT_S) -> Path:
     """Downloads `url` to `destination`, verifying `sha256` before the file appears there.
 
@@ -136,18 +160,19 @@ def download(url: str, destination: Path, sha256: str, timeout: float = CONNECT_
       OSError: the server could not be reached (including timeouts).
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    _resolve_host(url, timeout)
     digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as handle:
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as handle:
+            try:
                 for block in iter(lambda: response.read(_CHUNK_BYTES), b""):
                     digest.update(block)
                     handle.write(block)
-        except BaseException:
-            handle.close()
-            os.unlink(handle.name)
-            raise
+            except BaseException:
+                handle.close()
+                os.unlink(handle.name)
+                raise
     if digest.hexdigest() != sha256:
         os.unlink(handle.name)
         raise ChecksumError(

@@ -91,3 +91,16 @@ def test_package_never_refers_to_the_shared_folder():
             if name.endswith(".py"):
                 text = open(os.path.join(folder, name)).read()
                 assert "shared/data" not in text and "../shared" not in text, name
+
+
+def test_a_hanging_name_lookup_is_cut_off(tmp_path, monkeypatch):
+    monkeypatch.delenv(paths.ENV_OFFLINE)
+    monkeypatch.setattr(download, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(download.socket, "getaddrinfo", lambda *args: time.sleep(30))
+    start = time.monotonic()
+    with pytest.raises(download.DatasetNotFoundError, match="resolving example.invalid"):
+        download.ensure_files(
+            "toy", [_data_file("https://example.invalid/file.gz")], tmp_path, timeout=1.0
+        )
+    assert time.monotonic() - start < 5.0
+    assert not (tmp_path / "toy").exists()  # Nothing is left behind.
