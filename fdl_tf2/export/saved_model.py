@@ -143,23 +143,27 @@ print(json.dumps({k: [str(t.dtype.name), t.shape.as_list()]
 def verify_export(path: Path, sample: np.ndarray, expected: dict[str, np.ndarray]) -> None:
     """Loads `path` in a fresh process; compares outputs; checks `saved_model_cli show`.
 
+    The two subprocesses run concurrently (each spends most of its time importing TF).
+
     Raises:
       ExportVerificationError: on any mismatch or failure.
     """
+    show = _start_show(path)
     with tempfile.TemporaryDirectory() as scratch:
         sample_file = os.path.join(scratch, "sample.npy")
         out_file = os.path.join(scratch, "outputs.npz")
         np.save(sample_file, sample)
-        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
         result = subprocess.run(
             [sys.executable, "-c", _VERIFY_SCRIPT, str(path), sample_file, out_file],
             capture_output=True,
             text=True,
-            env=environment,
+            env=_SUBPROCESS_ENV,
         )
         if result.returncode != 0:
+            show.kill()
             raise ExportVerificationError(f"Reloading {path} failed:\n{result.stderr[-2000:]}")
         reloaded = dict(np.load(out_file))
+    shown = _finish_show(path, show)
     for key, value in expected.items():
         if key not in reloaded:
             raise ExportVerificationError(f"Reloaded signature lacks output {key!r}.")
@@ -169,25 +173,36 @@ def verify_export(path: Path, sample: np.ndarray, expected: dict[str, np.ndarray
             close = np.array_equal(reloaded[key], value)
         if not close:
             raise ExportVerificationError(f"Output {key!r} of {path} differs after reloading.")
-    shown = show_signature(path)
     if SIGNATURE_KEY not in shown or INPUT_NAME not in shown:
         raise ExportVerificationError(f"saved_model_cli does not list {SIGNATURE_KEY}:\n{shown}")
 
 
-def show_signature(path: str | os.PathLike) -> str:
-    """The output of `saved_model_cli show --all --dir <path>`."""
+_SUBPROCESS_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def _start_show(path: str | os.PathLike) -> subprocess.Popen:
     cli = shutil.which("saved_model_cli") or os.path.join(
         os.path.dirname(sys.executable), "saved_model_cli"
     )
-    result = subprocess.run(
+    return subprocess.Popen(
         [cli, "show", "--all", "--dir", str(path)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
+        env=_SUBPROCESS_ENV,
     )
-    if result.returncode != 0:
-        raise ExportVerificationError(f"saved_model_cli failed on {path}:\n{result.stderr[-2000:]}")
-    return result.stdout
+
+
+def _finish_show(path: str | os.PathLike, process: subprocess.Popen) -> str:
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise ExportVerificationError(f"saved_model_cli failed on {path}:\n{stderr[-2000:]}")
+    return stdout
+
+
+def show_signature(path: str | os.PathLike) -> str:
+    """The output of `saved_model_cli show --all --dir <path>`."""
+    return _finish_show(path, _start_show(path))
 
 
 def _write_readme(
