@@ -102,8 +102,9 @@ class RunLog:
                         tf.summary.scalar(name, value)
         record = {"step": int(step), "split": split, "wall_time": round(self.elapsed(), 3)}
         record.update(values)
-        self._metrics.write(json.dumps(_jsonable(record)) + "\n")
-        self._metrics.flush()
+        if not self._metrics.closed:
+            self._metrics.write(json.dumps(_jsonable(record)) + "\n")
+            self._metrics.flush()
 
     def histograms(self, step: int, model, split: str = "train") -> None:
         """One histogram per model variable, tagged by its path (e.g. `hidden_1/kernel`)."""
@@ -187,3 +188,4 @@ class RunLog:
             writer.close()
         self._writers.clear()
         self._metrics.close()
+        self.tensorboard = False  # A closed log writes no more events.

@@ -149,6 +149,7 @@ def run_classifier(
         run_log.print(f"TensorBoard: tensorboard --logdir {context.workdir / 'tensorboard'}")
         run_log.close(results)
     finally:
+        run_log.close()  # Idempotent; also flushes what an interrupted run logged.
         if config.mixed_precision != "float32":
             keras.config.set_dtype_policy("float32")
     return results
