@@ -112,6 +112,7 @@ class ClassificationData:
     def dataset(
         self, split: str, *, batch_size: int, training: bool, seed: int = 0, epoch: int = 0
     ) -> tf.data.Dataset:
+        """One epoch of preprocessed `(inputs, targets)` batches of `split` (see `batched`)."""
         inputs, targets = self._tensors[split]
         return batched(
             inputs,
