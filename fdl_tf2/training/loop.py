@@ -180,6 +180,10 @@ def make_evaluate_function(
     return evaluate
 
 
+def _learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
 def _with_error(metrics: dict[str, float]) -> dict[str, float]:
     if "accuracy" in metrics:
         metrics = {**metrics, "error": 1.0 - metrics["accuracy"]}
@@ -289,8 +293,14 @@ def train(
         max_to_keep=options.checkpoints_to_keep,
     )
     if manager.latest_checkpoint:
+        requested_rate = _learning_rate(optimizer)
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         run_log.print(f"Resumed from {manager.latest_checkpoint} (step {int(step_counter)}).")
+        if _learning_rate(optimizer) != requested_rate:
+            run_log.print(
+                f"Note: the checkpoint's learning rate {_learning_rate(optimizer):g} replaces "
+                f"the requested {requested_rate:g} (resuming restores the optimizer state)."
+            )
 
     train_steps = make_train_function(
         model,
@@ -389,7 +399,7 @@ def train(
                     validation=validation,
                     steps_per_sec=epoch_steps / epoch_seconds,
                     global_batch_size=global_batch_size,
-                    learning_rate=float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+                    learning_rate=_learning_rate(optimizer),
                 )
             )
             if options.histogram_every and (epoch + 1) % options.histogram_every == 0:

@@ -287,3 +287,23 @@ def test_a_short_iterator_ends_the_call_early_and_train_names_the_problem(tmp_pa
     assert int(train_steps(iter(short), tf.constant(10))["steps"]) == 7
     with pytest.raises(ValueError, match="must yield steps_per_epoch=40"):
         _train(_small_mlp(), data, tmp_path, train_data=lambda epoch: short)
+
+
+def test_resuming_with_another_learning_rate_says_the_checkpoint_wins(tmp_path, data, capsys):
+    model = _small_mlp()
+    _train(model, data, tmp_path, epochs=1, optimizer=keras.optimizers.SGD(0.05))
+    run_log = RunLog(tmp_path, quiet=False)
+    optimizer = keras.optimizers.SGD(0.5)
+    loop.train(
+        model,
+        optimizer,
+        train_data=data.train_epochs(batch_size=_BATCH, seed=0),
+        steps_per_epoch=40,
+        global_batch_size=_BATCH,
+        validation_data=None,
+        options=_options(epochs=1),
+        run_log=run_log,
+    )
+    run_log.close()
+    assert "learning rate 0.05 replaces the requested 0.5" in capsys.readouterr().out
+    assert float(optimizer.learning_rate) == pytest.approx(0.05)
