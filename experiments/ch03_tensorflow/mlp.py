@@ -21,6 +21,9 @@ from fdl_tf2.training import supervised
 
 EXPERIMENT_ID = "ch03.mlp"
 
+FIGURES = ("learning_curves",)  # Written to figures/ by every run (checked by the smoke tests).
+TRAINS_CLASSIFIER = True  # Exports a classifier; the smoke tests check export and resume.
+
 
 @dataclasses.dataclass(frozen=True)
 class Config(config_lib.RunConfig):

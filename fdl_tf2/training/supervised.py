@@ -2,60 +2,22 @@
 
 Experiments stay thin: they declare their config and model and call `run_classifier`, which
 wires config -> data -> model -> `loop.train` -> test evaluation -> SavedModel export ->
-`results.json`. Process-global state (seeds, op determinism, dtype policy) is set here, on
-behalf of the experiment, never at import time.
+`results.json`. The dtype policy is set here on behalf of the experiment and reset after it.
 """
 
 import dataclasses
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import keras
-import tensorflow as tf
 
 from fdl_tf2 import config as config_lib
 from fdl_tf2.data import pipeline
 from fdl_tf2.export import saved_model
-from fdl_tf2.training import distribute, figures, loop, precision
-from fdl_tf2.training.run_log import RunLog, machine_description
-
-RUNS_DIR = "runs"
-
-
-@dataclasses.dataclass
-class RunContext:
-    """What `start_run` prepared: the run directory, its log and the distribution strategy."""
-
-    experiment_id: str
-    workdir: Path
-    run_log: RunLog
-    strategy: tf.distribute.Strategy
-    chief: bool
-
-
-def default_workdir(experiment_id: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path(RUNS_DIR) / experiment_id / stamp
-
-
-def start_run(config: config_lib.RunConfig, experiment_id: str) -> RunContext:
-    """Seeds, determinism, strategy and the run directory (resumed if it already exists)."""
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    strategy = distribute.make_strategy(config.strategy)
-    chief = distribute.is_chief(strategy)
-    workdir = Path(config.workdir) if config.workdir else default_workdir(experiment_id)
-    if not chief:  # Non-chief workers must not clobber the chief's files.
-        workdir = Path(tempfile.mkdtemp(prefix=f"{experiment_id}-worker-"))
-    run_log = RunLog(workdir, tensorboard=config.tensorboard, quiet=not chief)
-    config_lib.save(config, workdir / "config.json")
-    run_log.print(f"{experiment_id}: writing to {workdir}")
-    return RunContext(experiment_id, workdir, run_log, strategy, chief)
+from fdl_tf2.training import figures, loop, precision, runs
+from fdl_tf2.training.run_log import machine_description
 
 
 def run_classifier(
@@ -76,7 +38,7 @@ def run_classifier(
     `validation_accuracy`, the training summary (wall time, steps/s), the export path, the
     config, the machine and the dataset files' SHA-256.
     """
-    context = start_run(config, experiment_id)
+    context = runs.start_run(config, experiment_id)
     run_log = context.run_log
     optimizer = build_optimizer()
     optimizer = precision.use_mixed_precision(config.mixed_precision, optimizer)
