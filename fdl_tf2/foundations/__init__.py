@@ -1,0 +1,1 @@
+"""Chapters 1-2: NumPy references and toy problems (the book has no code for them)."""
