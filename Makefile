@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
-        ch01 ch03
+        ch01 ch02 ch03
 
 help:            ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +63,10 @@ tensorboard: install ## TensorBoard over runs/ on localhost:6006 (EXP=ch03.mlp f
 
 ch01:            install ## Chapter 1: perceptron, neurons, activations, softmax; Figs. 1.1-1.13.
 	$(PY) -m fdl_tf2 run ch01.neurons --config=$(CONFIG) $(ARGS)
+
+ch02:            install ## Chapter 2: gradient descent, backprop, regularisation; Figs. 2.2-2.15.
+	$(PY) -m fdl_tf2 run ch02.gradient_descent --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch02.backprop --config=$(CONFIG) $(ARGS)
 
 ch03:            install ## Chapter 3: logistic regression and the MLP on MNIST.
 	$(PY) -m fdl_tf2 run ch03.logistic_regression --config=$(CONFIG) $(ARGS)
