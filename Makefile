@@ -68,9 +68,11 @@ ch02:            install ## Chapter 2: gradient descent, backprop, regularisatio
 	$(PY) -m fdl_tf2 run ch02.gradient_descent --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch02.backprop --config=$(CONFIG) $(ARGS)
 
-ch03:            install ## Chapter 3: logistic regression and the MLP on MNIST.
+ch03:            install ## Chapter 3: TF basics, logistic regression, the MLP, init ablation.
+	$(PY) -m fdl_tf2 run ch03.tf_basics --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch03.logistic_regression --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch03.mlp --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch03.init_ablation --config=$(CONFIG) $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info
