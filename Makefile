@@ -67,6 +67,8 @@ ch01:            install ## Chapter 1: perceptron, neurons, activations, softmax
 ch02:            install ## Chapter 2: gradient descent, backprop, regularisation; Figs. 2.2-2.15.
 	$(PY) -m fdl_tf2 run ch02.gradient_descent --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch02.backprop --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch02.classifier_sweeps --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch02.grid_search --config=$(CONFIG) $(ARGS)
 
 ch03:            install ## Chapter 3: TF basics, logistic regression, the MLP, init ablation.
 	$(PY) -m fdl_tf2 run ch03.tf_basics --config=$(CONFIG) $(ARGS)
