@@ -1,3 +1,5 @@
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -61,3 +63,57 @@ def test_wrong_input_shapes_are_rejected_with_an_error():
         model(np.zeros((2, 28, 28), np.float32))
     with pytest.raises(ValueError):
         model(np.zeros((2, 783), np.float32))
+
+
+def _one_epoch(model, tmp_path, learning_rate):
+    from fdl_tf2.data import mnist
+    from fdl_tf2.training import loop
+    from fdl_tf2.training.run_log import RunLog
+
+    data = mnist.classification_data(dataset="synthetic")
+    run_log = RunLog(tmp_path, quiet=True, tensorboard=False)
+    summary = loop.train(
+        model,
+        keras.optimizers.SGD(learning_rate),
+        train_data=data.train_epochs(batch_size=100, seed=0),
+        steps_per_epoch=data.num_examples("train") // 100,
+        global_batch_size=100,
+        validation_data=None,
+        options=loop.TrainOptions(epochs=1, steps_per_execution=5, log_every_steps=0),
+        run_log=run_log,
+    )
+    run_log.close()
+    costs = [json.loads(line)["cost"] for line in open(tmp_path / "metrics.jsonl")]
+    return summary, costs
+
+
+def test_logistic_regression_learns_an_easy_10_class_problem_in_one_epoch(tmp_path):
+    # C3-6: the book's zero-initialised model and SGD(0.01) on synthetic MNIST-shaped data.
+    from fdl_tf2.data import mnist
+    from fdl_tf2.training import loop
+
+    model = feedforward.build_logistic_regression()
+    summary, costs = _one_epoch(model, tmp_path, learning_rate=0.01)
+    evaluate = loop.make_evaluate_function(
+        model, loop.sparse_softmax_cross_entropy, loop.CLASSIFICATION_METRICS
+    )
+    data = mnist.classification_data(dataset="synthetic")
+    after = evaluate(data.dataset("train", batch_size=500, training=False))
+    assert after["accuracy"] >= 0.90
+    assert after["loss"] < costs[-1] < np.log(10)  # Zero weights start at ln 10.
+
+
+def test_mlp_loss_decreases_in_one_epoch(tmp_path):
+    # C3-9: the book's MLP (269,322 parameters) on synthetic data.
+    from fdl_tf2.data import mnist
+    from fdl_tf2.training import loop
+
+    model = feedforward.build_mlp(seed=0)
+    data = mnist.classification_data(dataset="synthetic")
+    evaluate = loop.make_evaluate_function(
+        model, loop.sparse_softmax_cross_entropy, loop.CLASSIFICATION_METRICS
+    )
+    train_split = data.dataset("train", batch_size=500, training=False)
+    initial_cost = evaluate(train_split)["loss"]
+    _one_epoch(model, tmp_path, learning_rate=0.01)
+    assert evaluate(train_split)["loss"] < 0.5 * initial_cost
