@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
-        ch01 ch02 ch03
+        ch01 ch02 ch03 ch04
 
 help:            ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -75,6 +75,9 @@ ch03:            install ## Chapter 3: TF basics, logistic regression, the MLP, 
 	$(PY) -m fdl_tf2 run ch03.logistic_regression --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch03.mlp --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch03.init_ablation --config=$(CONFIG) $(ARGS)
+
+ch04:            install ## Chapter 4: error surfaces (interpolation, momentum walk, curvature).
+	$(PY) -m fdl_tf2 run ch04.landscape --config=$(CONFIG) $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info
