@@ -76,8 +76,9 @@ ch03:            install ## Chapter 3: TF basics, logistic regression, the MLP, 
 	$(PY) -m fdl_tf2 run ch03.mlp --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch03.init_ablation --config=$(CONFIG) $(ARGS)
 
-ch04:            install ## Chapter 4: error surfaces (interpolation, momentum walk, curvature).
+ch04:            install ## Chapter 4: error surfaces, optimisers from scratch, the optimiser race.
 	$(PY) -m fdl_tf2 run ch04.landscape --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch04.optimizer_race --config=$(CONFIG) $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info
