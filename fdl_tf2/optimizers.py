@@ -125,7 +125,7 @@ class Momentum(keras.optimizers.Optimizer):
 
 
 @_SERIALIZABLE
-class NesterovMomentum(keras.optimizers.Optimizer):
+class NesterovMomentum(Momentum):
     """Nesterov momentum: the gradient is taken at the look-ahead point theta + m v (line 1788).
 
     The book's rule (with the typo of spec §5.1 item 8 corrected) is
@@ -154,16 +154,7 @@ class NesterovMomentum(keras.optimizers.Optimizer):
       **kwargs: the base `keras.optimizers.Optimizer` arguments.
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, epsilon_placement="book", **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
-        self.momentum = _check_fraction("momentum", momentum)
-        self.epsilon_placement = _check_placement(epsilon_placement)
-
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self.velocities = self.add_optimizer_variables(variables, "velocity")
+    # Same hyperparameters, state and config as `Momentum`; only the update differs.
 
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
@@ -178,11 +169,6 @@ class NesterovMomentum(keras.optimizers.Optimizer):
             variable,
             ops.subtract(ops.multiply(velocity, momentum), ops.multiply(gradient, learning_rate)),
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"momentum": self.momentum, "epsilon_placement": self.epsilon_placement})
-        return config
 
 
 @_SERIALIZABLE
