@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from fdl_tf2.data import download, paths, pipeline, synthetic
+from fdl_tf2.data import download, image_augment, paths, pipeline, synthetic
 
 DATASET = "cifar10"
 NUM_CLASSES = 10
@@ -477,3 +477,59 @@ def element_spec(
     )
     image_spec = tf.TensorSpec((batch_size, IMAGE_SIZE, IMAGE_SIZE, NUM_CHANNELS), tf.float32)
     return image_spec, label_spec
+
+
+BOOK_AUGMENT = image_augment.AugmentOptions()
+"""The training distortions of the book's `cifar10_input.distorted_inputs`."""
+
+SERVING_SPEC = tf.TensorSpec((None, IMAGE_SIZE, IMAGE_SIZE, NUM_CHANNELS), tf.uint8)
+"""Raw client input of exported CIFAR-10 models: uint8 RGB pixels, 0-255, 32x32."""
+
+
+def classification_data(
+    *,
+    dataset: str = DATASET,
+    validation_size: int = 5_000,
+    num_train_examples: int = 0,
+    augment: image_augment.AugmentOptions | None = BOOK_AUGMENT,
+    data_dir: str | os.PathLike | None = None,
+) -> pipeline.ClassificationData:
+    """CIFAR-10 for `loop.train`: the book's distorted training crops, centre-cropped eval.
+
+    Training batches go through `image_augment.distort` (random 24x24 crop, flip, brightness,
+    contrast, standardisation), evaluation batches and exported models through the centre
+    24x24 crop and standardisation (`cifar10_input.inputs(eval_data=True)`). Model inputs are
+    float32 `(batch, 24, 24, 3)`.
+
+    Args:
+      dataset: "cifar10", or "synthetic" (no files; for tests).
+      validation_size: hold out the LAST N training images as the validation split (the
+        records are in a fixed pseudo-random order). The book has no validation split and
+        "validates" on test batches; 0 reproduces that: the validation split is the test set.
+      num_train_examples: keep only the first N of the remaining training images (0 = all).
+      augment: the training distortions; None trains on centre crops (no augmentation).
+      data_dir: dataset root override.
+    """
+    images, labels = load_arrays("train", dataset=dataset, data_dir=data_dir)
+    test = load_arrays("test", dataset=dataset, data_dir=data_dir)
+    if not 0 <= validation_size < len(images):
+        raise ValueError(f"validation_size must be in [0, {len(images)}), got {validation_size}.")
+    num_train = len(images) - validation_size
+    train = (images[:num_train], labels[:num_train])
+    validation = (images[num_train:], labels[num_train:]) if validation_size else test
+    if num_train_examples:
+        train = (train[0][:num_train_examples], train[1][:num_train_examples])
+    crop_size = (augment or BOOK_AUGMENT).crop_size
+
+    def distort(batch: tf.Tensor, key: tf.Tensor) -> tf.Tensor:
+        return image_augment.distort(batch, key, augment)
+
+    return pipeline.ClassificationData(
+        name=dataset,
+        splits={"train": train, "validation": validation, "test": test},
+        preprocess_inputs=lambda batch: image_augment.center_crop_and_standardize(batch, crop_size),
+        preprocess_targets=lambda batch: tf.cast(batch, tf.int32),
+        serving_spec=SERVING_SPEC,
+        files=files_read(data_dir, dataset=dataset),
+        augment_inputs=distort if augment is not None else None,
+    )

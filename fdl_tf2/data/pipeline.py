@@ -17,6 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 Preprocess = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+Augment = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+"""`(inputs_batch, targets_batch, key) -> (inputs_batch, targets_batch)`; `key` is an int64
+`(2,)` stateless-random seed, different for every batch of every epoch."""
 
 
 def epoch_permutation(num_examples: int, seed: int, epoch: int | tf.Tensor) -> tf.Tensor:
@@ -29,6 +32,12 @@ def epoch_permutation(num_examples: int, seed: int, epoch: int | tf.Tensor) -> t
     return tf.random.experimental.stateless_shuffle(tf.range(num_examples, dtype=tf.int32), key)
 
 
+def batch_key(seed: int, epoch: int | tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+    """The stateless-random key of training batch `batch` of `epoch`: int64 `(2,)`."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_fold_in(key, tf.cast(batch, tf.int64))
+
+
 def batched(
     inputs: np.ndarray | tf.Tensor,
     targets: np.ndarray | tf.Tensor,
@@ -36,6 +45,7 @@ def batched(
     batch_size: int,
     training: bool,
     preprocess: Preprocess,
+    augment: Augment | None = None,
     seed: int = 0,
     epoch: int = 0,
 ) -> tf.data.Dataset:
@@ -48,6 +58,8 @@ def batched(
       training: True shuffles with `epoch_permutation(seed, epoch)` and drops the last partial
         batch (fixed shapes, no retracing); False keeps file order and every example.
       preprocess: `(inputs_batch, targets_batch) -> (inputs_batch, targets_batch)`, traced once.
+      augment: replaces `preprocess` for training batches: random augmentation keyed by
+        `batch_key(seed, epoch, batch index)`, so it is reproducible and resumes exactly.
       seed, epoch: key of the training order.
 
     Returns:
@@ -65,14 +77,19 @@ def batched(
         if num_batches == 0:
             raise ValueError(f"batch_size {batch_size} exceeds the {num_examples} examples.")
         order = epoch_permutation(num_examples, seed, epoch)[: num_batches * batch_size]
-        indices = tf.data.Dataset.from_tensor_slices(tf.reshape(order, (num_batches, batch_size)))
+        indices = tf.data.Dataset.from_tensor_slices(
+            (tf.range(num_batches), tf.reshape(order, (num_batches, batch_size)))
+        )
     else:
         indices = tf.data.Dataset.range(num_examples).batch(batch_size)
+        indices = indices.map(lambda batch_indices: (tf.constant(-1), batch_indices))
 
-    def gather(batch_indices):
-        return preprocess(
-            tf.gather(inputs_tensor, batch_indices), tf.gather(targets_tensor, batch_indices)
-        )
+    def gather(batch, batch_indices):
+        inputs_batch = tf.gather(inputs_tensor, batch_indices)
+        targets_batch = tf.gather(targets_tensor, batch_indices)
+        if training and augment is not None:
+            return augment(inputs_batch, targets_batch, batch_key(seed, epoch, batch))
+        return preprocess(inputs_batch, targets_batch)
 
     dataset = indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -87,6 +104,8 @@ class ClassificationData:
       splits: split name -> `(inputs, targets)` raw arrays (e.g. uint8 images, uint8 labels).
       preprocess_inputs: raw input batch -> model input batch (also traced into exports).
       preprocess_targets: raw target batch -> training target batch.
+      augment_inputs: optional `(raw input batch, key) -> model input batch` used for
+        training batches instead of `preprocess_inputs` (random crops, flips, ...).
       serving_spec: the raw client input of an exported model, e.g. uint8 `(None, 28, 28)`.
       files: `{file name: sha256}` of the files read (provenance for results.json).
     """
@@ -97,6 +116,7 @@ class ClassificationData:
     preprocess_targets: Callable[[tf.Tensor], tf.Tensor]
     serving_spec: tf.TensorSpec
     files: dict[str, str] = dataclasses.field(default_factory=dict)
+    augment_inputs: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None
 
     def __post_init__(self):
         # Copy each split into a tensor once, not once per epoch.
@@ -114,12 +134,19 @@ class ClassificationData:
     ) -> tf.data.Dataset:
         """One epoch of preprocessed `(inputs, targets)` batches of `split` (see `batched`)."""
         inputs, targets = self._tensors[split]
+        augment = None
+        if self.augment_inputs is not None:
+            augment = lambda x, y, key: (  # noqa: E731
+                self.augment_inputs(x, key),
+                self.preprocess_targets(y),
+            )
         return batched(
             inputs,
             targets,
             batch_size=batch_size,
             training=training,
             preprocess=lambda x, y: (self.preprocess_inputs(x), self.preprocess_targets(y)),
+            augment=augment,
             seed=seed,
             epoch=epoch,
         )
