@@ -26,7 +26,7 @@ def he_normal_untruncated(seed: int | None = None) -> keras.initializers.Initial
     )
 
 
-def _offset(seed: int | None, index: int) -> int | None:
+def layer_seed(seed: int | None, index: int) -> int | None:
     # One seed per layer: equal seeds would draw correlated weights for every layer.
     return None if seed is None else seed + index
 
@@ -78,7 +78,7 @@ def build_mlp(
         hidden = keras.layers.Dense(
             units,
             activation="relu",
-            kernel_initializer=kernel_initializer or he_normal_untruncated(_offset(seed, index)),
+            kernel_initializer=kernel_initializer or he_normal_untruncated(layer_seed(seed, index)),
             bias_initializer="zeros",
             name=f"hidden_{index}",
         )(hidden)
@@ -86,7 +86,7 @@ def build_mlp(
         num_classes,
         activation="relu" if book_relu_output else None,
         kernel_initializer=kernel_initializer
-        or he_normal_untruncated(_offset(seed, len(hidden_units) + 1)),
+        or he_normal_untruncated(layer_seed(seed, len(hidden_units) + 1)),
         bias_initializer="zeros",
         dtype="float32",  # Logits stay float32 under mixed precision.
         name="output",

@@ -31,12 +31,15 @@ def run_classifier(
     epochs: int,
     batch_size: int,
     reference: dict[str, Any] | None = None,
+    after_training: Callable[[keras.Model, runs.RunContext, int], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Trains and evaluates a classifier on `data`; returns the final metrics.
 
     The returned dict (also `results.json`) has `test_accuracy`, `test_error`,
     `validation_accuracy`, the training summary (wall time, steps/s), the export path, the
-    config, the machine and the dataset files' SHA-256.
+    config, the machine and the dataset files' SHA-256. `after_training(model, context,
+    step)`, when given, runs after the test evaluation (extra figures, analyses); the dict it
+    returns is merged into the results.
     """
     context = runs.start_run(config, experiment_id)
     run_log = context.run_log
@@ -89,6 +92,8 @@ def run_classifier(
             "dataset": {"name": data.name, "files_sha256": data.files},
             "workdir": str(context.workdir),
         }
+        if after_training is not None:
+            results.update(after_training(model, context, summary["steps"]))
         if config.export and context.chief:
             images = data.splits["test"][0][:8]
             path = saved_model.export_classifier(

@@ -1,0 +1,1 @@
+"""Custom Keras layers written from the book's TF1 listings."""
