@@ -131,7 +131,7 @@ def _missing_message(
     )
 
 
-def _resolve_host(url: str, timeout: float) -> None:
+def resolve_host(url: str, timeout: float) -> None:
     """Resolves the URL's host within `timeout` seconds.
 
     `urlopen(timeout=...)` does not bound name resolution, which on a machine without network
@@ -152,16 +152,27 @@ def _resolve_host(url: str, timeout: float) -> None:
         executor.shutdown(wait=False)
 
 
-def download(url: str, destination: Path, sha256: str, timeout: float = CONNECT_TIMEOUT_S) -> Path:
-    """Downloads `url` to `destination`, verifying `sha256` before the file appears there.
+def download(
+    url: str,
+    destination: Path,
+    expected_digest: str,
+    timeout: float = CONNECT_TIMEOUT_S,
+    *,
+    algorithm: str = "sha256",
+) -> Path:
+    """Downloads `url` to `destination`, verifying its digest before the file appears there.
+
+    Args:
+      algorithm: a `hashlib` name; "sha256" for the datasets, "md5" where a publisher gives
+        only that (the Keras application weights).
 
     Raises:
       ChecksumError: the downloaded bytes do not match; nothing is left behind.
       OSError: the server could not be reached (including timeouts).
     """
     destination = Path(destination)
-    _resolve_host(url, timeout)
-    digest = hashlib.sha256()
+    resolve_host(url, timeout)
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with urllib.request.urlopen(url, timeout=timeout) as response:
         destination.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as handle:
@@ -173,10 +184,11 @@ def download(url: str, destination: Path, sha256: str, timeout: float = CONNECT_
                 handle.close()
                 os.unlink(handle.name)
                 raise
-    if digest.hexdigest() != sha256:
+    if digest.hexdigest() != expected_digest:
         os.unlink(handle.name)
         raise ChecksumError(
-            f"Download of {url} has SHA-256 {digest.hexdigest()}, expected {sha256}; "
+            f"Download of {url} has {algorithm} {digest.hexdigest()}, expected "
+            f"{expected_digest}; "
             f"discarded (not written to {destination})."
         )
     os.replace(handle.name, destination)
