@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
-        ch01 ch02 ch03 ch04
+        ch01 ch02 ch03 ch04 ch05 ch05-long
 
 help:            ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -79,6 +79,21 @@ ch03:            install ## Chapter 3: TF basics, logistic regression, the MLP, 
 ch04:            install ## Chapter 4: error surfaces, optimisers from scratch, the optimiser race.
 	$(PY) -m fdl_tf2 run ch04.landscape --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch04.optimizer_race --config=$(CONFIG) $(ARGS)
+
+ch05:            install ## Chapter 5 in minutes: shapes, filters, t-SNE, BN curves, style (quick runs).
+	$(PY) -m fdl_tf2 run ch05.conv_basics --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.mnist_convnet --config=quick $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.bn_comparison --config=quick $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.neural_style --config=smoke $(ARGS)
+	@echo "Chapter 5 long runs (2-core CPU; see experiments/README.md for measured times):"
+	@echo "  make ch05-long    MNIST convnet (cpu, ~30 min) and both CIFAR-10 convnets + Fig. 5.17"
+	@echo "                    (cpu, about an hour each)"
+	@echo "  python -m fdl_tf2 run ch05.neural_style --content=IMG --styles=IMG --output=OUT.jpg"
+	@echo "                    (needs the VGG-19 ImageNet weights: see its error message)"
+
+ch05-long:       install ## Chapter 5 full CPU runs: MNIST convnet, CIFAR-10 +/- BN, Fig. 5.17.
+	$(PY) -m fdl_tf2 run ch05.mnist_convnet --config=cpu $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.bn_comparison --config=cpu $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info

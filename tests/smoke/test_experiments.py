@@ -72,7 +72,8 @@ def test_classifier_logs_exports_and_resumes(experiment_id, tmp_path):
     assert {"cost", "error", "output"} <= _event_tags(run / "tensorboard" / "validation")
     # The exported model serves raw uint8 pixels in a fresh load.
     serve = tf.saved_model.load(results["export"]).signatures["serving_default"]
-    outputs = serve(images=tf.zeros([2, 28, 28], tf.uint8))
+    image_shape = serve.structured_input_signature[1]["images"].shape[1:]  # (28, 28), ...
+    outputs = serve(images=tf.zeros([2, *image_shape], tf.uint8))
     assert outputs["probabilities"].shape == (2, 10)
     # Running the same command again resumes from the final checkpoint and trains nothing.
     again = module.main(config_lib.replace(config, export=False))
