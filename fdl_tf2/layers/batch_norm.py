@@ -11,7 +11,8 @@ For inputs `x` of shape `(batch, ..., channels)` and per-channel moments over ev
     inference:  y = gamma * (x - m_mean) / sqrt(m_var + eps) + beta
 
 with gamma = 1, beta = 0 initially, decay 0.9 and eps 1e-3 as in the book. var_B is the biased
-(population) batch variance, as `tf.nn.moments` computes it.
+(population) batch variance, as `tf.nn.moments` computes it. The layer is written with
+`keras.ops`, so it runs on every Keras backend.
 
 One detail differs from `keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3)`: the
 book's `tf.train.ExponentialMovingAverage` of a tensor is *zero-debiased*: its shadow starts
@@ -22,7 +23,7 @@ exactly. Both are tested against each other in `tests/unit/layers/test_batch_nor
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="fdl_tf2")
@@ -77,22 +78,23 @@ class BookBatchNorm(keras.layers.Layer):
             shape=(), initializer="zeros", trainable=False, autocast=False, name="moving_updates"
         )
 
-    def moving_moments(self) -> tuple[tf.Tensor, tf.Tensor]:
-        """The inference moments: the moving averages, debiased when `zero_debias`."""
+    def moving_moments(self):
+        """The inference moments `(mean, variance)`, each `(channels,)`: the moving averages,
+        divided by `1 - decay^t` when `zero_debias`."""
         if not self.zero_debias:
             return self.moving_mean, self.moving_variance
         # Before any update the correction is 1/0; use mean 0 / variance 1 then.
-        correction = 1.0 - tf.pow(self.decay, self.moving_updates)
+        correction = ops.maximum(1.0 - ops.power(self.decay, self.moving_updates), 1e-12)
         started = self.moving_updates > 0
-        mean = tf.where(started, self.moving_mean / tf.maximum(correction, 1e-12), 0.0)
-        variance = tf.where(started, self.moving_variance / tf.maximum(correction, 1e-12), 1.0)
+        mean = ops.where(started, self.moving_mean / correction, 0.0)
+        variance = ops.where(started, self.moving_variance / correction, 1.0)
         return mean, variance
 
     def call(self, inputs, training=None):
-        x = tf.cast(inputs, tf.float32)  # Moments in float32 under mixed precision.
+        x = ops.cast(inputs, "float32")  # Moments in float32 under mixed precision.
         if training:
             axes = list(range(len(x.shape) - 1))
-            mean, variance = tf.nn.moments(x, axes)
+            mean, variance = ops.moments(x, axes)
             for moving, batch_value in (
                 (self.moving_mean, mean),
                 (self.moving_variance, variance),
@@ -101,10 +103,10 @@ class BookBatchNorm(keras.layers.Layer):
             self.moving_updates.assign_add(1.0)
         else:
             mean, variance = self.moving_moments()
-        outputs = tf.nn.batch_normalization(
-            x, mean, variance, offset=self.beta, scale=self.gamma, variance_epsilon=self.epsilon
+        outputs = ops.batch_normalization(
+            x, mean, variance, axis=-1, offset=self.beta, scale=self.gamma, epsilon=self.epsilon
         )
-        return tf.cast(outputs, self.compute_dtype)
+        return ops.cast(outputs, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

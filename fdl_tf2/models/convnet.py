@@ -164,4 +164,4 @@ def build_cifar_convnet(
 
 def feature_extractor(model: keras.Model, layer_name: str = FEATURE_LAYER) -> keras.Model:
     """`images -> the activations of layer_name` (inference mode) sharing `model`'s weights."""
-    return keras.Model(model.inputs, model.get_layer(layer_name).output, name="features")
+    return keras.Model(model.input, model.get_layer(layer_name).output, name="features")
