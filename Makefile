@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
-        ch01 ch02 ch03 ch04 ch05 ch05-long
+        ch01 ch02 ch03 ch04 ch05 ch05-long bench-convnets
 
 help:            ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,8 +48,12 @@ format: install  ## ruff format.
 demo: install    ## Train the ch03 MLP on MNIST for 5 epochs, export and verify it.
 	$(PY) -m fdl_tf2 run ch03.mlp --config=demo $(ARGS)
 
-bench: install   ## Engine vs Keras fit vs PyTorch eager on the ch03 MLP.
+bench: install   ## Engine vs Keras fit vs PyTorch eager: ch03 MLP, then the ch05 convnets.
 	$(PY) benchmarks/bench_mlp.py $(ARGS)
+	$(PY) benchmarks/bench_convnets.py $(ARGS)
+
+bench-convnets: install ## Only the ch05 convnet benchmark (e.g. ARGS="--models cifar --steps 50").
+	$(PY) benchmarks/bench_convnets.py $(ARGS)
 
 export: install  ## Regenerate saved_models/ (trains the exported models with CONFIG).
 	$(PY) -m fdl_tf2 run ch03.logistic_regression --config=$(CONFIG) $(ARGS)

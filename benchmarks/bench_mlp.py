@@ -36,10 +36,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -47,9 +46,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # For `benchmarks.common`.
+
+from benchmarks import common  # noqa: E402
+from benchmarks.common import Runner, pass_fail  # noqa: E402
 from fdl_tf2.data import mnist, pipeline  # noqa: E402
 from fdl_tf2.models import feedforward  # noqa: E402
-from fdl_tf2.training import loop  # noqa: E402
 from fdl_tf2.training.run_log import machine_description  # noqa: E402
 
 NUM_EXAMPLES = 55_000
@@ -58,7 +60,7 @@ STEPS_PER_EPOCH = NUM_EXAMPLES // BATCH_SIZE
 LEARNING_RATE = 0.01
 LAYER_SIZES = (784, 256, 256, 10)
 QUICK_STEPS = 200
-SEED = 0
+SEED = common.SEED
 
 FORWARD_FLOPS = 2 * BATCH_SIZE * sum(a * b for a, b in itertools.pairwise(LAYER_SIZES))
 """Multiply-adds of the three matmuls of one forward pass over one batch, times 2."""
@@ -66,10 +68,6 @@ TRAIN_FLOPS_PER_STEP = 3 * FORWARD_FLOPS
 """Forward + input gradient + weight gradient: three matmuls of equal size per layer."""
 EXACT_TRAIN_FLOPS_PER_STEP = TRAIN_FLOPS_PER_STEP - 2 * BATCH_SIZE * LAYER_SIZES[0] * LAYER_SIZES[1]
 """The matmuls autodiff really runs: no input gradient for the first layer (0.75x the above)."""
-
-Runner = Callable[[int], float]
-"""`num_steps -> seconds` spent training exactly `num_steps` steps."""
-
 
 # --- Data ---------------------------------------------------------------------------------
 
@@ -98,58 +96,31 @@ def make_data() -> dict[str, np.ndarray]:
 def make_engine_runner(data: dict[str, np.ndarray], *, steps_per_execution: int, jit: bool):
     """(a)/(a2): `loop.make_train_function` on batches from `pipeline.batched`.
 
-    Each epoch gets its own dataset (as `loop.train` does), so the per-epoch pipeline setup
-    is part of the measured time.
-
     Returns:
-      `(runner, tracing_count)`: the runner and a function returning how often the compiled
-      multi-step function has been traced (1 expected; more means retracing per call).
+      `(runner, tracing_count)`, see `common.make_engine_runner`.
     """
-    model = feedforward.build_mlp(seed=SEED)
-    optimizer = keras.optimizers.SGD(LEARNING_RATE)
-    optimizer.build(model.trainable_variables)
-    step_counter = tf.Variable(0, dtype=tf.int64)
-    train_steps = loop.make_train_function(
-        model,
-        optimizer,
-        loop.sparse_softmax_cross_entropy,
-        loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(),
-        global_batch_size=BATCH_SIZE,
-        step_counter=step_counter,
-        jit_compile=jit,
-        summary_writer=None,
-    )
     preprocess = mnist.preprocess_fn("flat")
-    next_epoch = [0]
 
-    def run(num_steps: int) -> float:
-        start = time.perf_counter()
-        done = 0
-        while done < num_steps:
-            dataset = pipeline.batched(
-                data["images_uint8"],
-                data["labels_uint8"],
-                batch_size=BATCH_SIZE,
-                training=True,
-                preprocess=preprocess,
-                seed=SEED,
-                epoch=next_epoch[0],
-            )
-            next_epoch[0] += 1
-            iterator = iter(dataset)
-            epoch_end = min(done + STEPS_PER_EPOCH, num_steps)
-            while done < epoch_end:
-                calls = min(steps_per_execution, epoch_end - done)
-                totals = train_steps(iterator, tf.constant(calls, tf.int32))
-                # `.numpy()` is the host sync; it also checks that every step ran.
-                ran = int(totals["steps"].numpy())
-                if ran != calls:
-                    raise RuntimeError(f"Engine ran {ran} of {calls} steps (non-finite loss?).")
-                done += ran
-        return time.perf_counter() - start
+    def epoch_dataset(epoch: int) -> tf.data.Dataset:
+        return pipeline.batched(
+            data["images_uint8"],
+            data["labels_uint8"],
+            batch_size=BATCH_SIZE,
+            training=True,
+            preprocess=preprocess,
+            seed=SEED,
+            epoch=epoch,
+        )
 
-    return run, train_steps.experimental_get_tracing_count
+    return common.make_engine_runner(
+        feedforward.build_mlp(seed=SEED),
+        keras.optimizers.SGD(LEARNING_RATE),
+        epoch_dataset,
+        steps_per_epoch=STEPS_PER_EPOCH,
+        batch_size=BATCH_SIZE,
+        steps_per_execution=steps_per_execution,
+        jit=jit,
+    )
 
 
 def make_fit_runner(data: dict[str, np.ndarray], **compile_options: Any) -> Runner:
@@ -196,8 +167,7 @@ def make_torch_runner(data: dict[str, np.ndarray]) -> tuple[Runner, str] | None:
         import torch.nn.functional as functional
     except ImportError:
         return None
-    # TF's intra-op pool defaults to every logical CPU; give PyTorch the same.
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(common.intra_op_threads())  # As many threads as TensorFlow.
     torch.manual_seed(SEED)
     layers: list[torch.nn.Module] = []
     for index, (fan_in, fan_out) in enumerate(itertools.pairwise(LAYER_SIZES)):
@@ -236,47 +206,11 @@ def make_torch_runner(data: dict[str, np.ndarray]) -> tuple[Runner, str] | None:
     return run, torch.__version__
 
 
-# --- Roofline -----------------------------------------------------------------------------
-
-
-def make_matmul_runner(rows: int, inner: int, columns: int, repetitions: int):
-    """A `() -> GFLOP/s` probe of float32 `tf.linalg.matmul` `(rows, inner) @ (inner, columns)`.
-
-    The matmuls run inside one `tf.function` loop, so eager dispatch overhead does not hide
-    the small-matmul rate. Each iteration adds its product into an accumulator, which keeps
-    every matmul live; the add is `rows * columns` flops, negligible against the matmul.
-    """
-    rng = np.random.default_rng(SEED)
-    left = tf.constant(rng.random((rows, inner), dtype=np.float32))
-    right = tf.constant(rng.random((inner, columns), dtype=np.float32))
-
-    @tf.function
-    def repeated_matmul(left, right):
-        accumulator = tf.zeros((rows, columns))
-        for _ in tf.range(repetitions):
-            accumulator += tf.linalg.matmul(left, right)
-        return accumulator[0, 0]
-
-    repeated_matmul(left, right).numpy()  # Trace and warm up.
-    flops = 2.0 * rows * inner * columns * repetitions
-
-    def measure() -> float:
-        start = time.perf_counter()
-        repeated_matmul(left, right).numpy()
-        return flops / (time.perf_counter() - start) / 1e9
-
-    return measure
-
-
 # --- Report -------------------------------------------------------------------------------
 
 
 def gflops(steps_per_sec: float) -> float:
     return steps_per_sec * TRAIN_FLOPS_PER_STEP / 1e9
-
-
-def pass_fail(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -356,29 +290,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if torch_runner is not None:
         runners["(d) pytorch eager"], torch_version = torch_runner
     probes = {
-        "peak_gflops": make_matmul_runner(2048, 2048, 2048, repetitions=4),
-        "small_matmul_gflops": make_matmul_runner(100, 784, 256, repetitions=500),
+        "peak_gflops": common.make_matmul_runner(2048, 2048, 2048, repetitions=4),
+        "small_matmul_gflops": common.make_matmul_runner(100, 784, 256, repetitions=500),
     }
 
-    # --- Warm-up: tracing and XLA compilation stay out of the timings. ---
-    for name, run in runners.items():
-        seconds = run(num_steps)
-        print(f"warm-up {name}: {seconds:.2f} s")
-
-    # --- Interleaved measurements. ---
-    samples: dict[str, list[float]] = {name: [] for name in (*runners, *probes)}
-    for repeat in range(repeats):
-        for name, measure in probes.items():
-            samples[name].append(measure())
-        for name, run in runners.items():
-            samples[name].append(num_steps / run(num_steps))
-        print(
-            f"repeat {repeat + 1}/{repeats}: "
-            + ", ".join(f"{name.split(')')[0]})={samples[name][-1]:.0f}" for name in runners)
-        )
-    retraced = {name: count() for name, count in tracing_counts.items() if count() != 1}
-    if retraced:
-        print(f"WARNING: engine train_steps traced more than once: {retraced}")
+    # Warm-up (tracing, XLA compilation), then interleaved measurements.
+    samples = common.measure_interleaved(runners, probes, num_steps=num_steps, repeats=repeats)
+    common.warn_if_retraced(tracing_counts)
 
     contenders = {}
     for name in runners:
@@ -431,10 +349,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
     }
     print_table(results)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"Results written to {output}")
+    common.write_results(results, args.output)
     return results
 
 

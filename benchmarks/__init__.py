@@ -1,0 +1,1 @@
+"""Training-throughput benchmarks (`make bench`); see README.md."""

@@ -1,0 +1,615 @@
+"""Training throughput of the chapter-5 convnets: our engine against Keras `fit` and PyTorch.
+
+Book section: chapter 5, "Full Architectural Description of Convolution Networks" (the MNIST
+convnet: conv 5x5x32 -> pool -> conv 5x5x64 -> pool -> fc 1024 -> dropout 0.5 -> 10, Adam 1e-4,
+mini-batches of 100) and "Batch Normalization" without BN (the CIFAR-10 convnet: conv 5x5x64
+-> pool -> conv 5x5x64 -> pool -> fc 384 -> fc 192 -> 10, dropout 0.5, Adam 1e-3, mini-batches
+of 128 distorted 24x24 crops). The models are `fdl_tf2.models.convnet`'s.
+
+What it measures, per model, in one process, on random uint8 images (no dataset files): MNIST
+`(55000, 28, 28)` through `pipeline.batched` with `mnist.preprocess_fn("image")`; CIFAR-10
+`(50000, 32, 32, 3)` through `pipeline.batched(..., augment=...)` with the book's training
+distortions `image_augment.distort(batch, key, cifar10.BOOK_AUGMENT)` (random crop, flip,
+brightness, contrast, standardisation), wired as `cifar10.classification_data` does. So every
+TensorFlow measurement includes the input pipeline.
+
+  (a)  `fdl_tf2.training.loop.make_train_function`, float32, `steps_per_execution` 100.
+  (a2) the same with `jit_compile=True` (XLA train step).
+  (a3) the same as (a) under the `mixed_bfloat16` dtype policy
+       (`fdl_tf2.training.precision.use_mixed_precision`).
+  (b)  Keras `model.fit` with compile defaults, on the same per-epoch `pipeline.batched`
+       datasets as the engine (`dataset.take(steps)`).
+  (c)  Keras `model.fit` with `steps_per_execution=100` and `jit_compile=True`, same data.
+  (d)  the same network in eager PyTorch (`torch_equivalent`), when `import torch` works: the
+       same per-batch work in torch ops (gather of a shuffled uint8 batch, then /255 or the same
+       distortions), on the GPU when both TensorFlow and PyTorch see one.
+
+How: as `bench_mlp.py` (`benchmarks.common.measure_interleaved`): one untimed warm-up per
+contender, then `--repeats` interleaved measurements of `--steps` steps each (data pipeline
+setup and a host sync included); the median images/s is reported. "Ours" is the faster
+float32 engine variant, (a) or (a2); (a3) trains in reduced precision and is reported beside.
+
+FLOPs (`forward_flops`), per image, from the layer shapes: a Conv2D with a `k_h x k_w` kernel,
+`C_in` input and `C_out` output channels on an `H_out x W_out` output costs
+`2 * H_out * W_out * C_out * k_h * k_w * C_in`, a Dense `n_in -> n_out` costs
+`2 * n_in * n_out` (multiply-adds x 2; biases, ReLU, pooling, dropout, the loss and the
+augmentation are ignored). MNIST: `2 * (28*28*32*25*1 + 14*14*64*25*32 + 3136*1024 + 1024*10)`
+= 27,767,808; CIFAR-10: `2 * (24*24*64*75 + 12*12*64*25*64 + 2304*384 + 384*192 + 192*10)`
+= 36,941,568. Training counts 3x forward (forward, input gradient, weight gradient); autodiff
+skips the first convolution's input gradient, so the work really done is 3x forward minus the
+first layer's forward. Roofline: the measured `tf.linalg.matmul` rate at 2048x2048 in float32
+(and in bfloat16, for (a3)).
+
+Usage:
+  python benchmarks/bench_convnets.py [--models mnist,cifar] [--repeats 3] [--steps 100]
+      [--quick] [--output runs/bench/bench_convnets.json]
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # For `benchmarks.common`.
+
+from benchmarks import common  # noqa: E402
+from benchmarks.common import Runner  # noqa: E402
+from fdl_tf2.data import cifar10, image_augment, mnist, pipeline  # noqa: E402
+from fdl_tf2.models import convnet  # noqa: E402
+from fdl_tf2.training import precision  # noqa: E402
+from fdl_tf2.training.run_log import machine_description  # noqa: E402
+
+SEED = common.SEED
+STEPS_PER_EXECUTION = 100
+DEFAULT_STEPS = 100
+DEFAULT_REPEATS = 3
+QUICK_STEPS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One benchmarked network and its book training settings."""
+
+    description: str
+    build: Callable[[], keras.Model]
+    raw_image_shape: tuple[int, ...]  # Stored uint8 image, before preprocessing.
+    num_examples: int  # Size of the random training set (the book's training split).
+    batch_size: int
+    learning_rate: float  # Adam.
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.num_examples // self.batch_size
+
+
+MODELS = {
+    "mnist": ModelSpec(
+        description="MNIST convnet conv5x5x32-pool-conv5x5x64-pool-fc1024-dropout-10",
+        build=lambda: convnet.build_mnist_convnet(seed=SEED),
+        raw_image_shape=(28, 28),
+        num_examples=55_000,
+        batch_size=100,
+        learning_rate=1e-4,
+    ),
+    "cifar": ModelSpec(
+        description="CIFAR-10 convnet conv5x5x64-pool-conv5x5x64-pool-fc384-fc192-10, no BN",
+        build=lambda: convnet.build_cifar_convnet(batch_norm="none", dropout_rate=0.5, seed=SEED),
+        raw_image_shape=(32, 32, 3),
+        num_examples=50_000,
+        batch_size=128,
+        learning_rate=1e-3,
+    ),
+}
+
+ENGINE_FP32 = "(a) engine fp32 spe=100"
+ENGINE_XLA = "(a2) engine fp32 spe=100 xla"
+ENGINE_BF16 = "(a3) engine mixed_bfloat16 spe=100"
+FIT_DEFAULTS = "(b) keras fit defaults"
+FIT_XLA = "(c) keras fit spe=100 xla"
+TORCH = "(d) pytorch eager"
+
+
+# --- FLOPs ----------------------------------------------------------------------------------
+
+
+def forward_flops(model: keras.Model) -> dict[str, int]:
+    """Forward FLOPs per image of every Conv2D and Dense layer, in layer order (see the module
+    docstring for the formulas).
+
+    Raises:
+      ValueError: a layer with weights that is neither a Conv2D nor a Dense (e.g. batch norm),
+        or a grouped convolution.
+    """
+    flops = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            if layer.groups != 1:
+                raise ValueError(f"{layer.name}: grouped convolutions are not counted.")
+            kernel_h, kernel_w, channels_in, channels_out = layer.kernel.shape
+            _, height, width, _ = layer.output.shape
+            flops[layer.name] = (
+                2 * height * width * channels_out * kernel_h * kernel_w * channels_in
+            )
+        elif isinstance(layer, keras.layers.Dense):
+            units_in, units_out = layer.kernel.shape
+            flops[layer.name] = 2 * units_in * units_out
+        elif layer.weights:
+            raise ValueError(f"{layer.name}: FLOPs of {type(layer).__name__} are not counted.")
+    return flops
+
+
+def train_flops_per_image(flops: dict[str, int]) -> tuple[int, int]:
+    """`(3 x forward, the work autodiff really does)`: no input gradient of the first layer."""
+    total = sum(flops.values())
+    return 3 * total, 3 * total - next(iter(flops.values()))
+
+
+# --- Data -----------------------------------------------------------------------------------
+
+
+def make_data(spec: ModelSpec) -> dict[str, Any]:
+    """Random uint8 images `(N, *raw_image_shape)` and labels `(N,)`, as NumPy and as tensors.
+
+    The tensors are made once, on the host (as `pipeline.ClassificationData` does), so no epoch
+    copies the arrays again.
+    """
+    rng = np.random.default_rng(SEED)
+    images = rng.integers(0, 256, size=(spec.num_examples, *spec.raw_image_shape), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=(spec.num_examples,), dtype=np.uint8)
+    with tf.device("/CPU:0"):
+        tensors = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
+    return {"images_uint8": images, "labels_uint8": labels, "tensors": tensors}
+
+
+def epoch_dataset_fn(name: str, spec: ModelSpec, data: dict[str, Any]):
+    """`epoch -> that epoch's shuffled training batches`: float32 images, int32 labels.
+
+    MNIST: `(batch, 28, 28, 1)` in [0, 1]. CIFAR-10: the book's distorted, standardised
+    `(batch, 24, 24, 3)` crops (the augment callable of `cifar10.classification_data`).
+    """
+    images, labels = data["tensors"]
+    augment = None
+    if name == "mnist":
+        preprocess = mnist.preprocess_fn("image")
+    else:
+        options = cifar10.BOOK_AUGMENT
+        preprocess = lambda x, y: (  # noqa: E731 (required by `batched`, unused in training)
+            image_augment.center_crop_and_standardize(x, options.crop_size),
+            tf.cast(y, tf.int32),
+        )
+        augment = lambda x, y, key: (  # noqa: E731
+            image_augment.distort(x, key, options),
+            tf.cast(y, tf.int32),
+        )
+
+    def epoch_dataset(epoch: int) -> tf.data.Dataset:
+        return pipeline.batched(
+            images,
+            labels,
+            batch_size=spec.batch_size,
+            training=True,
+            preprocess=preprocess,
+            augment=augment,
+            seed=SEED,
+            epoch=epoch,
+        )
+
+    return epoch_dataset
+
+
+# --- TensorFlow contenders ------------------------------------------------------------------
+
+
+def make_engine_runner(spec: ModelSpec, epoch_dataset, *, jit: bool, policy: str = "float32"):
+    """(a)/(a2)/(a3): `common.make_engine_runner` with Adam, under the dtype `policy`.
+
+    Returns:
+      `(runner, tracing_count)`.
+    """
+    optimizer = precision.use_mixed_precision(policy, keras.optimizers.Adam(spec.learning_rate))
+    try:
+        model = spec.build()
+    finally:
+        keras.config.set_dtype_policy("float32")  # The policy is process-global.
+    return common.make_engine_runner(
+        model,
+        optimizer,
+        epoch_dataset,
+        steps_per_epoch=spec.steps_per_epoch,
+        batch_size=spec.batch_size,
+        steps_per_execution=STEPS_PER_EXECUTION,
+        jit=jit,
+    )
+
+
+def make_fit_runner(spec: ModelSpec, epoch_dataset, **compile_options: Any):
+    """(b)/(c): Keras `model.fit` on the engine's per-epoch datasets.
+
+    One `fit(epochs=1)` call per data epoch, on `dataset.take(steps)`, so it trains exactly the
+    steps counted and builds each epoch's dataset inside the timed region, as the engine does.
+
+    Returns:
+      `(runner, model)`; `model.jit_compile` says whether fit used XLA.
+    """
+    model = spec.build()
+    model.compile(
+        keras.optimizers.Adam(spec.learning_rate),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        **compile_options,
+    )
+    next_epoch = [0]
+
+    def run(num_steps: int) -> float:
+        start = time.perf_counter()
+        done = 0
+        while done < num_steps:
+            steps = min(spec.steps_per_epoch, num_steps - done)
+            dataset = epoch_dataset(next_epoch[0]).take(steps)
+            next_epoch[0] += 1
+            # `shuffle` is ignored for datasets; False only silences Keras' warning.
+            history = model.fit(dataset, epochs=1, shuffle=False, verbose=0)
+            if not np.isfinite(history.history["loss"][-1]):
+                raise RuntimeError("Keras fit produced a non-finite loss.")
+            done += steps
+        return time.perf_counter() - start
+
+    return run, model
+
+
+# --- PyTorch --------------------------------------------------------------------------------
+
+
+def torch_equivalent(model: keras.Model):
+    """The same network as a `torch.nn.Sequential` (NCHW), translated layer by layer.
+
+    Conv2D 'same' (odd kernels) -> `Conv2d(padding=k // 2)`; MaxPooling2D 2/2 'same' ->
+    `MaxPool2d(2, ceil_mode=True)` (a plain 2x2 pool on even sizes, as here); Flatten, Dense,
+    ReLU and Dropout map one to one. PyTorch's default initialisation (speed does not depend on
+    it). The flattened features are in channel-major order, a permutation of Keras' order.
+
+    Raises:
+      ImportError: no torch.
+      ValueError: a layer this translation does not handle.
+    """
+    import torch
+
+    layers = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel_h, kernel_w, channels_in, channels_out = layer.kernel.shape
+            if layer.padding != "same" or kernel_h % 2 == 0 or kernel_w % 2 == 0:
+                raise ValueError(f"{layer.name}: only odd 'same' convolutions are translated.")
+            if tuple(layer.strides) != (1, 1) or tuple(layer.dilation_rate) != (1, 1):
+                raise ValueError(f"{layer.name}: only stride-1, undilated convolutions.")
+            layers.append(
+                torch.nn.Conv2d(
+                    channels_in,
+                    channels_out,
+                    (kernel_h, kernel_w),
+                    padding=(kernel_h // 2, kernel_w // 2),
+                )
+            )
+        elif isinstance(layer, keras.layers.MaxPooling2D):
+            if tuple(layer.pool_size) != (2, 2) or tuple(layer.strides) != (2, 2):
+                raise ValueError(f"{layer.name}: only 2x2 pools of stride 2 are translated.")
+            layers.append(torch.nn.MaxPool2d(2, ceil_mode=layer.padding == "same"))
+        elif isinstance(layer, keras.layers.Flatten):
+            layers.append(torch.nn.Flatten())
+        elif isinstance(layer, keras.layers.Dense):
+            layers.append(torch.nn.Linear(*layer.kernel.shape))
+            if layer.activation is not keras.activations.linear:
+                raise ValueError(f"{layer.name}: Dense layers with an activation.")
+        elif (
+            isinstance(layer, keras.layers.Activation)
+            and layer.activation is keras.activations.relu
+        ):
+            layers.append(torch.nn.ReLU())
+        elif isinstance(layer, keras.layers.Dropout):
+            layers.append(torch.nn.Dropout(layer.rate))
+        else:
+            raise ValueError(f"{layer.name}: {kind} has no PyTorch translation here.")
+    return torch.nn.Sequential(*layers)
+
+
+def torch_distort(images, offsets, flip, brightness, contrast):
+    """The distortions of `image_augment.distort` in torch ops, given the random draws.
+
+    Args:
+      images: uint8 `(batch, height, width, 3)` torch tensor.
+      offsets: int64 `(batch, 2)` top-left corners of the crops.
+      flip: bool `(batch,)`, True flips the crop left-right.
+      brightness: `(batch,)` added to every pixel (0..255 scale).
+      contrast: `(batch,)` factors around each channel's mean.
+
+    Returns:
+      float32 `(batch, 3, crop, crop)` (NCHW), each image standardised as
+      `tf.image.per_image_standardization` does; `crop = cifar10.BOOK_AUGMENT.crop_size`.
+    """
+    import torch
+
+    crop = cifar10.BOOK_AUGMENT.crop_size
+    batch = images.shape[0]
+    positions = torch.arange(crop)
+    rows = offsets[:, :1] + positions  # (batch, crop)
+    cols = offsets[:, 1:] + positions
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    every = torch.arange(batch)[:, None, None]
+    x = images[every, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).float()
+    x = x + brightness[:, None, None, None]
+    channel_mean = x.mean(dim=(2, 3), keepdim=True)
+    x = (x - channel_mean) * contrast[:, None, None, None] + channel_mean
+    # (x - mean) / max(std, 1 / sqrt(N)) over each whole image.
+    flat = x.reshape(batch, -1)
+    mean = flat.mean(dim=1)
+    std = flat.std(dim=1, correction=0).clamp_min(flat.shape[1] ** -0.5)
+    return (x - mean[:, None, None, None]) / std[:, None, None, None]
+
+
+def torch_preprocess(name: str):
+    """`(uint8 batch, generator) -> float32 NCHW batch`: the TF pipeline's per-batch work.
+
+    MNIST: `/ 255` and a channel axis. CIFAR-10: `torch_distort` with draws from the
+    distributions of `cifar10.BOOK_AUGMENT` (its crop, flip, brightness and contrast only).
+    """
+    import torch
+
+    if name == "mnist":
+        return lambda images, generator: images.float().div_(255.0).unsqueeze(1)
+    options = cifar10.BOOK_AUGMENT
+    low, high = options.contrast_range
+    delta = options.brightness_max_delta
+
+    def distort(images, generator):
+        batch, height, width, _ = images.shape
+        limits = torch.tensor([height - options.crop_size + 1, width - options.crop_size + 1])
+        offsets = (torch.rand(batch, 2, generator=generator) * limits).long()
+        flip = torch.rand(batch, generator=generator) < 0.5
+        brightness = torch.rand(batch, generator=generator) * (2 * delta) - delta
+        contrast = torch.rand(batch, generator=generator) * (high - low) + low
+        return torch_distort(images, offsets, flip, brightness, contrast)
+
+    return distort
+
+
+def make_torch_runner(name: str, spec: ModelSpec, data: dict[str, Any]):
+    """(d): the network in eager PyTorch, or None when `import torch` fails.
+
+    One shuffle per epoch; each step gathers a uint8 batch, preprocesses (MNIST) or distorts
+    (CIFAR-10) it on the host as tf.data does, and trains on the device.
+
+    Returns:
+      `(runner, {"version": ..., "device": ...})`, or None.
+    """
+    try:
+        import torch
+        import torch.nn.functional as functional
+    except ImportError:
+        return None
+    torch.set_num_threads(common.intra_op_threads())  # As many threads as TensorFlow.
+    torch.manual_seed(SEED)
+    use_gpu = bool(tf.config.list_physical_devices("GPU")) and torch.cuda.is_available()
+    device = torch.device("cuda" if use_gpu else "cpu")
+    model = torch_equivalent(spec.build()).to(device)
+    # Keras' Adam epsilon, so both optimizers do the same arithmetic.
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec.learning_rate, eps=1e-7)
+    images = torch.from_numpy(data["images_uint8"])
+    labels = torch.from_numpy(data["labels_uint8"].astype(np.int64))
+    preprocess = torch_preprocess(name)
+    generator = torch.Generator().manual_seed(SEED)
+    batch_size = spec.batch_size
+
+    def run(num_steps: int) -> float:
+        model.train()
+        start = time.perf_counter()
+        done = 0
+        loss_sum = torch.zeros((), device=device)
+        while done < num_steps:
+            order = torch.randperm(spec.num_examples, generator=generator)
+            for batch in range(min(spec.steps_per_epoch, num_steps - done)):
+                indices = order[batch * batch_size : (batch + 1) * batch_size]
+                inputs = preprocess(images[indices], generator).to(device, non_blocking=True)
+                targets = labels[indices].to(device, non_blocking=True)
+                loss = functional.cross_entropy(model(inputs), targets)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach()
+                done += 1
+        final_loss = float(loss_sum)  # Host sync (waits for the GPU), as the TF runners do.
+        seconds = time.perf_counter() - start
+        if not np.isfinite(final_loss):
+            raise RuntimeError("PyTorch produced a non-finite loss.")
+        return seconds
+
+    return run, {"version": torch.__version__, "device": str(device)}
+
+
+# --- One model ------------------------------------------------------------------------------
+
+
+def bench_model(name: str, *, num_steps: int, repeats: int) -> dict[str, Any]:
+    """Builds every contender for model `name`, measures them and returns its results."""
+    spec = MODELS[name]
+    flops = forward_flops(spec.build())
+    train_flops, exact_train_flops = train_flops_per_image(flops)
+    print()
+    print(f"=== {spec.description}, batch {spec.batch_size}, Adam {spec.learning_rate:g} ===")
+    data = make_data(spec)
+    epoch_dataset = epoch_dataset_fn(name, spec, data)
+    runners: dict[str, Runner] = {}
+    tracing_counts = {}
+    for label, jit, policy in (
+        (ENGINE_FP32, False, "float32"),
+        (ENGINE_XLA, True, "float32"),
+        (ENGINE_BF16, False, "mixed_bfloat16"),
+    ):
+        runners[label], tracing_counts[label] = make_engine_runner(
+            spec, epoch_dataset, jit=jit, policy=policy
+        )
+    runners[FIT_DEFAULTS], fit_defaults_model = make_fit_runner(spec, epoch_dataset)
+    runners[FIT_XLA], _ = make_fit_runner(
+        spec, epoch_dataset, steps_per_execution=STEPS_PER_EXECUTION, jit_compile=True
+    )
+    torch_runner = make_torch_runner(name, spec, data)
+    torch_info = None
+    if torch_runner is not None:
+        runners[TORCH], torch_info = torch_runner
+    probes = {
+        "peak_gflops": common.make_matmul_runner(2048, 2048, 2048, repetitions=4),
+        "peak_bf16_gflops": common.make_matmul_runner(
+            2048, 2048, 2048, repetitions=4, dtype=tf.bfloat16
+        ),
+    }
+
+    samples = common.measure_interleaved(
+        runners, probes, num_steps=num_steps, repeats=repeats, items_per_step=spec.batch_size
+    )
+    common.warn_if_retraced(tracing_counts)
+
+    roofline = {probe: statistics.median(samples[probe]) for probe in probes}
+    roofline["samples"] = {probe: samples[probe] for probe in probes}
+    contenders = {}
+    for label in runners:
+        rate = statistics.median(samples[label])
+        peak = roofline["peak_bf16_gflops" if label == ENGINE_BF16 else "peak_gflops"]
+        gflops = rate * train_flops / 1e9
+        contenders[label] = {
+            "images_per_sec": rate,
+            "gflops": gflops,
+            "fraction_of_peak": gflops / peak,
+            "samples_images_per_sec": samples[label],
+        }
+    ours = max((ENGINE_FP32, ENGINE_XLA), key=lambda label: contenders[label]["images_per_sec"])
+    ours_rate = contenders[ours]["images_per_sec"]
+    for row in contenders.values():
+        row["ours_ratio"] = ours_rate / row["images_per_sec"]
+
+    def ratio(first: str, second: str) -> str:
+        value = contenders[first]["images_per_sec"] / contenders[second]["images_per_sec"]
+        return f"{first} / {second}: {value:.2f}x"
+
+    # Like-for-like pairs, so "ours" is not only the best of several variants.
+    pairs = [(ENGINE_FP32, FIT_DEFAULTS), (ENGINE_XLA, FIT_XLA), (ENGINE_BF16, ENGINE_FP32)]
+    if TORCH in contenders:
+        pairs.append((ENGINE_FP32, TORCH))
+    return {
+        "description": spec.description,
+        "batch_size": spec.batch_size,
+        "learning_rate": spec.learning_rate,
+        "num_examples": spec.num_examples,
+        "forward_flops_per_image": flops,
+        "train_flops_per_image": train_flops,
+        "exact_train_flops_per_image": exact_train_flops,
+        "fit_defaults_jit_compile": bool(fit_defaults_model.jit_compile),
+        "torch": torch_info,
+        "roofline": roofline,
+        "contenders": contenders,
+        "ours": ours,
+        "matched_pairs": [ratio(first, second) for first, second in pairs],
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    roofline = results["roofline"]
+    train_mflops = results["train_flops_per_image"] / 1e6
+    print()
+    print(f"{results['description']}: {train_mflops:.1f} MFLOP per training image (3x forward)")
+    print(f"{'contender':<40} {'images/s':>9} {'GFLOP/s':>8} {'ours/x':>8} {'% peak':>7}")
+    for label, row in results["contenders"].items():
+        print(
+            f"{label:<40} {row['images_per_sec']:>9.1f} {row['gflops']:>8.1f} "
+            f"{row['ours_ratio']:>7.2f}x {100 * row['fraction_of_peak']:>6.1f}%"
+        )
+    print(f"{'roofline: matmul 2048^3 float32':<40} {'':>9} {roofline['peak_gflops']:>8.1f}")
+    print(f"{'roofline: matmul 2048^3 bfloat16':<40} {'':>9} {roofline['peak_bf16_gflops']:>8.1f}")
+    print()
+    contenders = results["contenders"]
+    print(f"ours = {results['ours']} (the faster float32 engine variant)")
+    ratios = [f"ours/fit (b) {contenders[FIT_DEFAULTS]['ours_ratio']:.2f}x"]
+    ratios.append(f"ours/fit (c) {contenders[FIT_XLA]['ours_ratio']:.2f}x")
+    if TORCH in contenders:
+        ratios.append(f"ours/torch {contenders[TORCH]['ours_ratio']:.2f}x")
+    else:
+        ratios.append("torch not installed: skipped")
+    print(", ".join(ratios))
+    exact_share = results["exact_train_flops_per_image"] / results["train_flops_per_image"]
+    print(
+        f"% peak: of the float32 matmul peak, (a3) of the bfloat16 one. Autodiff skips the first "
+        f"layer's input gradient: the work really done is {exact_share:.2f}x the count."
+    )
+    print(f"(b) fit defaults resolved jit_compile={results['fit_defaults_jit_compile']}.")
+    print("Like-for-like:")
+    for line in results["matched_pairs"]:
+        print(f"  {line}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--models", default="mnist,cifar", help="Comma-separated: mnist, cifar.")
+    parser.add_argument(
+        "--repeats", type=int, default=DEFAULT_REPEATS, help="Measurements per contender."
+    )
+    parser.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help="Training steps per measurement."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"1 repeat of {QUICK_STEPS} steps: a sanity check."
+    )
+    parser.add_argument("--output", default="runs/bench/bench_convnets.json", help="JSON results.")
+    args = parser.parse_args(argv)
+    models = [name.strip() for name in args.models.split(",") if name.strip()]
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown or not models:
+        parser.error(f"--models must name some of {sorted(MODELS)}, got {args.models!r}.")
+    repeats = 1 if args.quick else args.repeats
+    num_steps = QUICK_STEPS if args.quick else args.steps
+    if repeats < 1 or num_steps < 1:
+        parser.error(f"--repeats and --steps must be >= 1, got {args.repeats} and {args.steps}.")
+    # Seven train functions of one Python function trip TF's generic "retracing" warning;
+    # `warn_if_retraced` checks each engine function itself.
+    tf.get_logger().setLevel("ERROR")
+    # TensorFlow would otherwise reserve the whole GPU and leave none to PyTorch.
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+
+    machine = machine_description()
+    accelerators = ", ".join(machine["accelerators"]) or "none"
+    print(
+        f"Machine: {machine['cpu']} ({machine['cpu_count']} CPUs), accelerators: {accelerators}, "
+        f"TF {machine['tensorflow']}"
+    )
+    print(f"{repeats} interleaved repeat(s) of {num_steps} steps per contender; median reported.")
+    per_model = {name: bench_model(name, num_steps=num_steps, repeats=repeats) for name in models}
+    for model_results in per_model.values():
+        print_table(model_results)
+    results = {
+        "benchmark": "chapter-5 convnets (MNIST, CIFAR-10 without BN), images/s",
+        "machine": machine,
+        "repeats": repeats,
+        "steps_per_measurement": num_steps,
+        "steps_per_execution": STEPS_PER_EXECUTION,
+        "models": per_model,
+    }
+    common.write_results(results, args.output)
+    return results
+
+
+if __name__ == "__main__":
+    main()
