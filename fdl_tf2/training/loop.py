@@ -184,6 +184,12 @@ def _learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
+def _has_schedule(optimizer: keras.optimizers.Optimizer) -> bool:
+    """True when the learning rate is a schedule (its value then moves with the step)."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    return isinstance(inner.get_config().get("learning_rate"), dict)
+
+
 def _with_error(metrics: dict[str, float]) -> dict[str, float]:
     if "accuracy" in metrics:
         metrics = {**metrics, "error": 1.0 - metrics["accuracy"]}
@@ -296,7 +302,7 @@ def train(
         requested_rate = _learning_rate(optimizer)
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         run_log.print(f"Resumed from {manager.latest_checkpoint} (step {int(step_counter)}).")
-        if _learning_rate(optimizer) != requested_rate:
+        if not _has_schedule(optimizer) and _learning_rate(optimizer) != requested_rate:
             run_log.print(
                 f"Note: the checkpoint's learning rate {_learning_rate(optimizer):g} replaces "
                 f"the requested {requested_rate:g} (resuming restores the optimizer state)."
