@@ -92,6 +92,10 @@ def main(config: Config) -> dict:
         metrics = run_dir / "metrics.jsonl"
         accuracy[label] = visualization.read_metric_curve(metrics, "validation", "accuracy")
         cost[label] = visualization.read_metric_curve(metrics, "train", "cost")
+        # Both curves in this run's TensorBoard and metrics.jsonl, overlaid as two splits.
+        split = label.replace(" ", "_")
+        for step, value in zip(*accuracy[label], strict=True):
+            run_log.scalars(int(step), split, validation_accuracy=float(value))
         results = json.loads((run_dir / "results.json").read_text())
         steps = visualization.steps_to_threshold(*accuracy[label], config.threshold)
         summary[label] = {
