@@ -50,3 +50,16 @@ def mnist_dir() -> Path:
     if missing:
         pytest.skip(f"missing MNIST files under {root}/mnist: {missing}")
     return Path(root)
+
+
+@pytest.fixture
+def cifar10_dir() -> Path:
+    """The data root holding the offline CIFAR-10 TFRecords, or a skip naming what is missing."""
+    root = os.environ.get("FDL_DATA_DIR")
+    if not root:
+        pytest.skip("real CIFAR-10 needs $FDL_DATA_DIR (e.g. ../shared/data)")
+    names = ("train.tfrecord.gz", "test.tfrecord.gz")
+    missing = [name for name in names if not (Path(root) / "cifar10" / name).is_file()]
+    if missing:
+        pytest.skip(f"missing CIFAR-10 files under {root}/cifar10: {missing}")
+    return Path(root)

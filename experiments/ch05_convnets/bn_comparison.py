@@ -54,13 +54,14 @@ def _variant_config(config: Config, batch_norm: bool, workdir: Path) -> cifar_co
     overrides.update(
         dict(cifar_convnet.BN_SETTINGS, batch_norm=config.bn_kind) if batch_norm else _WITHOUT_BN
     )
+    export = config.export and overrides.pop("export", True)  # Quick presets do not export.
     return config_lib.replace(
         cifar_convnet.Config(),
         **overrides,
         seed=config.seed,
         data_dir=config.data_dir,
         workdir=str(workdir),
-        export=config.export,
+        export=export,
         export_dir=config.export_dir,
         tensorboard=config.tensorboard,
         jit_compile=config.jit_compile,
