@@ -412,6 +412,8 @@ def plot_tensorboard_curves(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from fdl_tf2.training import figures
+
     splits = {
         split: read_event_scalars(Path(tensorboard_dir) / split)
         for split in ("train", "validation")
@@ -432,9 +434,4 @@ def plot_tensorboard_curves(
         axis.legend()
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
-    return output
+    return figures.save_figure(figure, output)

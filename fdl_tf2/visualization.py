@@ -36,11 +36,7 @@ _MAX_NEIGHBOURS_PER_POINT = 64  # Candidate cells a point keeps before recomputi
 
 
 def _save(figure: plt.Figure, output: str | os.PathLike, dpi: int = 100) -> Path:
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=dpi)
-    plt.close(figure)
-    return output
+    return figures.save_figure(figure, output, dpi=dpi, tight_layout=False)
 
 
 # --- Fig. 5.17: training curves without / with batch normalization ----------------------------

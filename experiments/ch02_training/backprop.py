@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from fdl_tf2 import config as config_lib  # noqa: E402
 from fdl_tf2.foundations import backprop as bp  # noqa: E402
 from fdl_tf2.foundations import toy_data  # noqa: E402
-from fdl_tf2.training import runs  # noqa: E402
+from fdl_tf2.training import figures, runs  # noqa: E402
 
 EXPERIMENT_ID = "ch02.backprop"
 
@@ -63,9 +63,7 @@ def _plot_decision_regions(params, inputs, labels, path, title):
     figure.colorbar(regions, ax=axis, label="network output y")
     axis.set(xlabel="x1", ylabel="x2", title=title, aspect="equal")
     axis.legend(loc="upper right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def main(config: Config) -> dict:
@@ -143,9 +141,7 @@ def main(config: Config) -> dict:
         yscale="log",
         title="Training error of the NumPy backprop network",
     )
-    figure.tight_layout()
-    figure.savefig(run_log.figure_path("loss_curve"), dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, run_log.figure_path("loss_curve"))
     return runs.finish_run(context, config, metrics)
 
 

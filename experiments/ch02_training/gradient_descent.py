@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from fdl_tf2 import config as config_lib  # noqa: E402
 from fdl_tf2.foundations import gradient_descent as gd  # noqa: E402
 from fdl_tf2.foundations import toy_data  # noqa: E402
-from fdl_tf2.training import runs  # noqa: E402
+from fdl_tf2.training import figures, runs  # noqa: E402
 
 EXPERIMENT_ID = "ch02.gradient_descent"
 
@@ -64,9 +64,7 @@ CONFIGS = {
 
 
 def _save(figure, run_log, name: str) -> None:
-    figure.tight_layout()
-    figure.savefig(run_log.figure_path(name), dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, run_log.figure_path(name))
 
 
 def _bowl_grid(bowl: gd.QuadraticBowl, paths: list[np.ndarray]):

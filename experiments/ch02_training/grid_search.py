@@ -24,7 +24,7 @@ import numpy as np
 from fdl_tf2 import config as config_lib
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import runs
+from fdl_tf2.training import figures, runs
 
 matplotlib.use("Agg")  # Files only; never a window.
 import matplotlib.pyplot as plt  # noqa: E402
@@ -80,9 +80,7 @@ def _plot_grid(accuracy: np.ndarray, config: Config, best: tuple[int, int], outp
     axis.set(xlabel="minibatch size", ylabel="learning rate epsilon")
     axis.set_title("Grid search (book line 765): validation accuracy\n* = selected setting")
     figure.colorbar(image, ax=axis, label="validation accuracy")
-    figure.tight_layout()
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, output)
 
 
 def main(config: Config) -> dict:

@@ -86,9 +86,7 @@ def _plot(curves: dict[str, list[dict]], path, relu_output: bool) -> None:
         axis.legend()
     output = "ReLU'd logits as in the book" if relu_output else "linear logits"
     figure.suptitle(f"MLP 784-256-256-10 initialisation (book line 1472), {output}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def main(config: Config) -> dict:

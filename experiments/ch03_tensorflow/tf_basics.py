@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from fdl_tf2 import config as config_lib  # noqa: E402
 from fdl_tf2 import tf_basics  # noqa: E402
-from fdl_tf2.training import runs  # noqa: E402
+from fdl_tf2.training import figures, runs  # noqa: E402
 
 EXPERIMENT_ID = "ch03.tf_basics"
 
@@ -84,9 +84,7 @@ def _plot_initialisers(path) -> None:
         axis.axvline(1.0, color="gray", linestyle=":")
         axis.set(title=name, xlabel="weight value", ylabel="count (of 60,000)")
     figure.suptitle("Variable initialisers of listing L3.4 (dotted: ±2σ = ±1 for σ = 0.5)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def main(config: Config) -> dict:

@@ -46,7 +46,7 @@ from fdl_tf2 import config as config_lib  # noqa: E402
 from fdl_tf2 import landscape, tf_basics  # noqa: E402
 from fdl_tf2.data import mnist  # noqa: E402
 from fdl_tf2.models import feedforward  # noqa: E402
-from fdl_tf2.training import loop, runs  # noqa: E402
+from fdl_tf2.training import figures, loop, runs  # noqa: E402
 
 EXPERIMENT_ID = "ch04.landscape"
 
@@ -188,9 +188,7 @@ def _plot_interpolation(alphas, losses, summary, path, source: str) -> None:
     )
     axis.grid(alpha=0.3)
     axis.legend(loc="upper center")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def _plot_walks(walks: dict[float, tuple[np.ndarray, np.ndarray]], path) -> None:
@@ -211,9 +209,7 @@ def _plot_walks(walks: dict[float, tuple[np.ndarray, np.ndarray]], path) -> None
         title = "No Momentum" if momentum == 0 else f"Momentum = {momentum}"
         axis.set(title=f"{title} (stationary std {expected:.2f})", xlabel="steps")
     figure.suptitle("Fig. 4.8: a random walk of steps in {-10, ..., 10} smoothed by momentum")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def _plot_critical_points(path) -> None:
@@ -239,9 +235,7 @@ def _plot_critical_points(path) -> None:
     figure.suptitle(
         "Figs. 4.4-4.5: 1-D critical points (a minimum with probability 1/3) and a saddle"
     )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def _plot_quadratic(descent: np.ndarray, conjugate: np.ndarray, path) -> None:
@@ -286,9 +280,7 @@ def _plot_quadratic(descent: np.ndarray, conjugate: np.ndarray, path) -> None:
         "Fig. 4.10: exact line search zig-zags;\nconjugate gradients finish in n = 2 steps"
     )
     paths_axis.legend(loc="upper right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def main(config: Config) -> dict:

@@ -24,7 +24,7 @@ from fdl_tf2 import config as config_lib
 from fdl_tf2 import optimizers, tf_basics
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import loop, runs
+from fdl_tf2.training import figures, loop, runs
 from fdl_tf2.training.run_log import RunLog
 
 matplotlib.use("Agg")
@@ -189,9 +189,7 @@ def _plot_race(context: runs.RunContext, curves: dict, config: Config) -> None:
     accuracy_axis.set(xlabel="step", ylabel="validation accuracy", title="Validation accuracy")
     accuracy_axis.legend(fontsize=8)
     figure.suptitle("Chapter 4 optimiser race: MLP 784-256-256-10 on MNIST, batch 100")
-    figure.tight_layout()
-    figure.savefig(context.run_log.figure_path("optimizer_race"), dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, context.run_log.figure_path("optimizer_race"))
 
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for name in ("sgd", "momentum"):
@@ -212,9 +210,7 @@ def _plot_race(context: runs.RunContext, curves: dict, config: Config) -> None:
         title="Fig. 4.9: SGD vs momentum (lr 0.01, momentum 0.9)",
     )
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(context.run_log.figure_path("fig4_9_sgd_vs_momentum"), dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, context.run_log.figure_path("fig4_9_sgd_vs_momentum"))
 
 
 if __name__ == "__main__":

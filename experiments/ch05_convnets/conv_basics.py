@@ -36,7 +36,7 @@ from matplotlib import patches  # noqa: E402
 from fdl_tf2 import config as config_lib  # noqa: E402
 from fdl_tf2 import convolution  # noqa: E402
 from fdl_tf2.data import cifar10  # noqa: E402
-from fdl_tf2.training import runs  # noqa: E402
+from fdl_tf2.training import figures, runs  # noqa: E402
 
 EXPERIMENT_ID = "ch05.conv_basics"
 
@@ -352,9 +352,7 @@ def _plot_cifar_samples(grid: np.ndarray, names, source: str, path) -> None:
             names[row], rotation=0, ha="right", va="center", fontsize=11, labelpad=8
         )
     figure.suptitle(f"Fig. 5.16: CIFAR-10 training images, 32x32x3 ({source}); dog row in red")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def _plot_pooling(image, pooled, rows, columns, ratio: float, path) -> None:
@@ -389,9 +387,7 @@ def _plot_pooling(image, pooled, rows, columns, ratio: float, path) -> None:
         "Max pooling (the book's 2x2/2 and 3x3/2 variants) and fractional max pooling "
         "(regions of 1 or 2 pixels at pseudo-random places)"
     )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 # --- Run ------------------------------------------------------------------------------------

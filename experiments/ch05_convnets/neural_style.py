@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 from fdl_tf2 import config as config_lib  # noqa: E402
 from fdl_tf2.data import download  # noqa: E402
 from fdl_tf2.models import style_transfer  # noqa: E402
-from fdl_tf2.training import runs  # noqa: E402
+from fdl_tf2.training import figures, runs  # noqa: E402
 
 EXPERIMENT_ID = "ch05.neural_style"
 
@@ -177,9 +177,7 @@ def _plot_losses(history: list[dict], path: Path) -> None:
     axis.set(xlabel="iteration", ylabel="weighted loss", yscale="log", title="Style transfer loss")
     axis.legend()
     axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.save_figure(figure, path)
 
 
 def main(config: Config) -> dict:

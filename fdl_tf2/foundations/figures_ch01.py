@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fdl_tf2.foundations import neurons  # noqa: E402
+from fdl_tf2.training import figures  # noqa: E402
 
 ACTIVATION_FIGURES = {
     "sigmoid": ("1.11", neurons.sigmoid, "f(z) = 1 / (1 + exp(-z)), range (0, 1)"),
@@ -26,11 +27,7 @@ ACTIVATION_FIGURES = {
 
 
 def _save(figure: plt.Figure, output: str | os.PathLike) -> Path:
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
-    return output
+    return figures.save_figure(figure, output, dpi=100, tight_layout=False)
 
 
 def digit_grid(

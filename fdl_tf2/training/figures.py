@@ -10,6 +10,19 @@ matplotlib.use("Agg")  # Files only; never a window.
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def save_figure(
+    figure: plt.Figure, output: str | os.PathLike, dpi: int = 100, tight_layout: bool = True
+) -> Path:
+    """Lays out, writes and closes a matplotlib figure (creating its folder); returns the path."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if tight_layout:
+        figure.tight_layout()
+    figure.savefig(output, dpi=dpi)
+    plt.close(figure)
+    return output
+
+
 def read_metrics(path: str | os.PathLike) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
@@ -40,9 +53,4 @@ def plot_learning_curves(metrics_file: str | os.PathLike, output: str | os.PathL
             error_axis.plot([r["epoch"] for r in rows], [r["error"] for r in rows], label=split)
     error_axis.set(xlabel="epoch", ylabel="error", title="Classification error", yscale="log")
     error_axis.legend()
-    figure.tight_layout()
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
-    return output
+    return save_figure(figure, output)
