@@ -128,7 +128,7 @@ def command_run(args: list[str]) -> int:
         return 130
     except (
         loop.NonFiniteLossError,
-        download.DatasetNotFoundError,
+        FileNotFoundError,  # A missing dataset, pretrained weights or run directory.
         download.ChecksumError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)

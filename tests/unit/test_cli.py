@@ -64,3 +64,12 @@ def test_a_missing_dataset_is_a_clear_error_not_a_traceback(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert err.startswith("error: Dataset 'mnist' is missing")
     assert "train-images-idx3-ubyte.gz" in err and "FDL_DATA_DIR" in err
+
+
+def test_missing_vgg_weights_offline_are_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(_ROOT)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # An empty Keras cache.
+    assert cli.main(["run", "ch05.neural_style", "--config=cpu"]) == 1  # FDL_OFFLINE=1 here.
+    err = capsys.readouterr().err
+    assert err.startswith("error: VGG-19 ImageNet weights are not available")
+    assert "--weights=" in err and str(tmp_path) in err
