@@ -52,6 +52,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
+import itertools  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -120,6 +121,7 @@ ENGINE_BF16 = "(a3) engine mixed_bfloat16 spe=100"
 FIT_DEFAULTS = "(b) keras fit defaults"
 FIT_XLA = "(c) keras fit spe=100 xla"
 TORCH = "(d) pytorch eager"
+PIPELINE = "(p) input pipeline alone"
 
 
 # --- FLOPs ----------------------------------------------------------------------------------
@@ -208,6 +210,23 @@ def epoch_dataset_fn(name: str, spec: ModelSpec, data: dict[str, Any]):
         )
 
     return epoch_dataset
+
+
+def make_pipeline_runner(epoch_dataset) -> Runner:
+    """The input pipeline alone: `num_steps` training batches pulled through tf.data."""
+    epochs = itertools.count(1_000)  # Epochs (orders and augmentation keys) not yet seen.
+
+    def run(num_steps: int) -> float:
+        start = time.perf_counter()
+        remaining = num_steps
+        while remaining:
+            for batch_images, _ in epoch_dataset(next(epochs)).take(remaining):
+                remaining -= 1
+                last = batch_images
+        _ = last.numpy()  # The last batch is complete.
+        return time.perf_counter() - start
+
+    return run
 
 
 # --- TensorFlow contenders ------------------------------------------------------------------
@@ -478,9 +497,12 @@ def bench_model(name: str, *, num_steps: int, repeats: int) -> dict[str, Any]:
         ),
     }
 
+    runners[PIPELINE] = make_pipeline_runner(epoch_dataset)
     samples = common.measure_interleaved(
         runners, probes, num_steps=num_steps, repeats=repeats, items_per_step=spec.batch_size
     )
+    del runners[PIPELINE]  # Not a contender: the ceiling the input pipeline sets.
+    pipeline_rate = statistics.median(samples[PIPELINE])
     common.warn_if_retraced(tracing_counts)
 
     roofline = {probe: statistics.median(samples[probe]) for probe in probes}
@@ -520,6 +542,7 @@ def bench_model(name: str, *, num_steps: int, repeats: int) -> dict[str, Any]:
         "fit_defaults_jit_compile": bool(fit_defaults_model.jit_compile),
         "torch": torch_info,
         "roofline": roofline,
+        "input_pipeline_images_per_sec": pipeline_rate,
         "contenders": contenders,
         "ours": ours,
         "matched_pairs": [ratio(first, second) for first, second in pairs],
@@ -537,6 +560,9 @@ def print_table(results: dict[str, Any]) -> None:
             f"{label:<40} {row['images_per_sec']:>9.1f} {row['gflops']:>8.1f} "
             f"{row['ours_ratio']:>7.2f}x {100 * row['fraction_of_peak']:>6.1f}%"
         )
+    print(
+        f"{'input pipeline alone (no model)':<40} {results['input_pipeline_images_per_sec']:>9.1f}"
+    )
     print(f"{'roofline: matmul 2048^3 float32':<40} {'':>9} {roofline['peak_gflops']:>8.1f}")
     print(f"{'roofline: matmul 2048^3 bfloat16':<40} {'':>9} {roofline['peak_bf16_gflops']:>8.1f}")
     print()
