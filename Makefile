@@ -58,6 +58,9 @@ bench-convnets: install ## Only the ch05 convnet benchmark (e.g. ARGS="--models 
 export: install  ## Regenerate saved_models/ (trains the exported models with CONFIG).
 	$(PY) -m fdl_tf2 run ch03.logistic_regression --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch03.mlp --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.mnist_convnet --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.cifar_convnet --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.cifar_convnet --config=$(CONFIG)_bn $(ARGS)
 
 data: install    ## Resolved data directory; present / missing datasets.
 	$(PY) -m fdl_tf2 data $(ARGS)
