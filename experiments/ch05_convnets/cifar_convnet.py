@@ -70,18 +70,12 @@ class Config(config_lib.RunConfig):
 
 BN_SETTINGS = dict(batch_norm="keras", learning_rate=1e-2, dropout_rate=0.0)  # convnet_cifar_bn.py
 _CPU = dict(lr_schedule="cosine", epochs=30)
+_SMOKE = dict(epochs=2, dataset="synthetic", batch_size=32, validation_size=500, tsne_examples=100)
 
 CONFIGS = {
     # Seconds, no files; the from-scratch BN variant, so that the tests cover it end to end.
-    "smoke": dict(
-        BN_SETTINGS,
-        batch_norm="book",
-        epochs=2,
-        dataset="synthetic",
-        batch_size=32,
-        validation_size=500,
-        tsne_examples=100,
-    ),
+    "smoke": {**BN_SETTINGS, **_SMOKE, "batch_norm": "book"},
+    "smoke_bn": {**BN_SETTINGS, **_SMOKE},  # Keras BN (`make export CONFIG=smoke`).
     "book": dict(),
     "book_bn": BN_SETTINGS,
     "cpu": _CPU,
