@@ -48,11 +48,18 @@ format: install  ## ruff format.
 demo: install    ## Train the ch03 MLP on MNIST for 5 epochs, export and verify it.
 	$(PY) -m fdl_tf2 run ch03.mlp --config=demo $(ARGS)
 
-bench: install   ## Engine vs Keras fit vs PyTorch eager: ch03 MLP, then the ch05 convnets.
+# The `bench` extra (PyTorch, CPU build) is installed on first use, not by `make install`.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) ## Engine vs Keras fit vs PyTorch eager: ch03 MLP, then the ch05 convnets.
 	$(PY) benchmarks/bench_mlp.py $(ARGS)
 	$(PY) benchmarks/bench_convnets.py $(ARGS)
 
-bench-convnets: install ## Only the ch05 convnet benchmark (e.g. ARGS="--models cifar --steps 50").
+bench-convnets: $(BENCH_STAMP) ## Only the ch05 convnets (e.g. ARGS="--models cifar --steps 50").
 	$(PY) benchmarks/bench_convnets.py $(ARGS)
 
 export: install  ## Regenerate saved_models/ (trains the exported models with CONFIG).
@@ -87,11 +94,14 @@ ch04:            install ## Chapter 4: error surfaces, optimisers from scratch, 
 	$(PY) -m fdl_tf2 run ch04.landscape --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch04.optimizer_race --config=$(CONFIG) $(ARGS)
 
+# Chapter 5's cpu presets take hours in all, so `make ch05` defaults to the quick presets;
+# a CONFIG given on the command line (make ch05 CONFIG=cpu) applies to every run.
+ch05: CONFIG = quick
 ch05:            install ## Chapter 5 in minutes: shapes, filters, t-SNE, BN curves, style (quick runs).
 	$(PY) -m fdl_tf2 run ch05.conv_basics --config=$(CONFIG) $(ARGS)
-	$(PY) -m fdl_tf2 run ch05.mnist_convnet --config=quick $(ARGS)
-	$(PY) -m fdl_tf2 run ch05.bn_comparison --config=quick $(ARGS)
-	$(PY) -m fdl_tf2 run ch05.neural_style --config=smoke $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.mnist_convnet --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.bn_comparison --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch05.neural_style --config=$(CONFIG) $(ARGS)
 	@echo "Chapter 5 long runs (2-core CPU; see experiments/README.md for measured times):"
 	@echo "  make ch05-long    MNIST convnet (cpu, ~30 min) and both CIFAR-10 convnets + Fig. 5.17"
 	@echo "                    (cpu, about an hour each)"

@@ -109,7 +109,7 @@ def command_show(args: list[str]) -> int:
 def command_run(args: list[str]) -> int:
     from fdl_tf2 import config as config_lib
     from fdl_tf2.data import download
-    from fdl_tf2.training import loop
+    from fdl_tf2.training import checkpoint, loop
 
     if not args:
         raise SystemExit("usage: python -m fdl_tf2 run <experiment> [--config=...] [--field=value]")
@@ -126,10 +126,16 @@ def command_run(args: list[str]) -> int:
             "Interrupted; a checkpoint was saved (see the resume command above).", file=sys.stderr
         )
         return 130
+    except checkpoint.TrainingInterrupted as stopped:
+        print(
+            f"Stopped by a signal at step {stopped.step}; resume as printed above.", file=sys.stderr
+        )
+        return stopped.code
     except (
         loop.NonFiniteLossError,
         FileNotFoundError,  # A missing dataset, pretrained weights or run directory.
         download.ChecksumError,
+        checkpoint.WorkdirLockedError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -26,7 +26,7 @@ DEFAULT_PRESET = "book"
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Fields shared by every experiment."""
+    """Fields shared by every experiment, trained by the engine or not."""
 
     seed: int = 0
     """Seeds Python, NumPy, TensorFlow and Keras once, in the experiment."""
@@ -36,10 +36,14 @@ class RunConfig:
     """Run directory; None means runs/<experiment>/<timestamp>/. An existing one is resumed."""
     tensorboard: bool = True
     """Write TensorBoard event files (metrics.jsonl is always written)."""
-    histogram_every: int = 1
-    """Epochs between weight histograms; 0 disables them."""
-    log_every_steps: int = 10
-    """Training steps between per-step train scalars in TensorBoard; 0 disables them."""
+    deterministic: bool = False
+    """Enable TensorFlow op determinism (bit-exact reruns; slower on some ops)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig(RunConfig):
+    """Fields of the training engine (`fdl_tf2.training`): experiments trained by it only."""
+
     steps_per_execution: int = 100
     """Training steps run inside one compiled call (the progress bar updates between calls)."""
     jit_compile: bool = False
@@ -48,18 +52,33 @@ class RunConfig:
     """Compute dtype policy: float32, mixed_float16 (with loss scaling) or mixed_bfloat16."""
     strategy: str = "default"
     """tf.distribute strategy: default, mirrored or multi_worker (TF_CONFIG)."""
-    deterministic: bool = False
-    """Enable TensorFlow op determinism (bit-exact reruns; slower on some ops)."""
+    log_every_steps: int = 10
+    """Training steps between per-step train scalars in TensorBoard; 0 disables them."""
+    histogram_every: int = 1
+    """Evaluations between weight histograms; 0 disables them."""
     checkpoints_to_keep: int = 5
-    """CheckpointManager(max_to_keep=...); 5 is the TF1 Saver default the book relies on."""
-    early_stopping_patience: int = 0
-    """Stop after this many epochs without validation improvement; 0 disables it."""
+    """Checkpoints kept on disk; 5 is the TF1 Saver default the book relies on."""
+    checkpoint_every_seconds: float = 600.0
+    """Also save a checkpoint this often between evaluations; 0 saves only at evaluations."""
     max_steps: int = 0
-    """Stop (with a checkpoint) after this many training steps in total; 0 means no limit."""
+    """Stop (with a checkpoint) after this many training steps in total; 0 means no limit.
+    Learning-rate schedules decay over the steps actually run."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig(EngineConfig):
+    """Engine fields plus the SavedModel export of the trained model."""
+
     export: bool = True
-    """Export a SavedModel to saved_models/<name>/<version>/ at the end of the run."""
-    export_dir: str = "saved_models"
-    """Root of the TF Serving model repository."""
+    """Export a SavedModel to <export_dir>/<name>/<version>/ at the end of the run."""
+    export_dir: str | None = None
+    """Root of the TF Serving model repository. None means saved_models/, except for runs on
+    synthetic data (the smoke presets), which export under <workdir>/saved_models/."""
+
+
+def total_steps(config: EngineConfig, planned_steps: int) -> int:
+    """The steps a run will take: `planned_steps`, capped by `config.max_steps` when set."""
+    return min(planned_steps, config.max_steps) if config.max_steps else planned_steps
 
 
 def fields(config_class: type) -> dict[str, dataclasses.Field]:
@@ -106,15 +125,29 @@ def _parse_value(config_class: type, name: str, text: str) -> Any:
 
 def _valid_fields_message(config_class: type) -> str:
     lines = []
+    unsupported = unsupported_fields(config_class)
     for name, field in fields(config_class).items():
-        lines.append(f"  --{name}={field.default!r}")
+        if name not in unsupported:
+            lines.append(f"  --{name}={field.default!r}")
     return "Valid fields (with their defaults):\n" + "\n".join(lines)
 
 
+def unsupported_fields(config_class: type) -> dict[str, str]:
+    """`{field: reason}` of inherited fields an experiment cannot honour (`UNSUPPORTED`)."""
+    return dict(getattr(config_class, "UNSUPPORTED", {}))
+
+
 def replace(config: RunConfig, **overrides: Any) -> RunConfig:
-    """`dataclasses.replace` that rejects unknown fields and wrong types with a clear error."""
+    """`dataclasses.replace` that rejects unknown fields and wrong types with a clear error.
+
+    Raises:
+      ValueError: an unknown field, a value of the wrong type, or a value other than the
+        default for a field the experiment lists in its `UNSUPPORTED` class attribute.
+    """
     config_class = type(config)
     known = fields(config_class)
+    unsupported = unsupported_fields(config_class)
+    defaults = config_class()
     for name, value in overrides.items():
         if name not in known:
             raise ValueError(
@@ -123,6 +156,10 @@ def replace(config: RunConfig, **overrides: Any) -> RunConfig:
         annotation = _field_type(config_class, name)
         if not _is_instance(value, annotation):
             raise ValueError(f"Config field {name}={value!r} does not have type {annotation}.")
+        if name in unsupported and value != getattr(defaults, name):
+            raise ValueError(
+                f"--{name}={value!r} is not supported by this experiment: {unsupported[name]}"
+            )
     return dataclasses.replace(config, **overrides)
 
 

@@ -1,15 +1,16 @@
 """Test-wide set-up: TF backend, offline mode, two logical CPUs, and per-test hygiene."""
 
 import os
+from pathlib import Path
 
+import pytest
+
+# Before Keras is imported: the backend is read at import time.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["FDL_OFFLINE"] = "1"  # Tests never use the network.
 
-from pathlib import Path  # noqa: E402
-
 import keras  # noqa: E402
-import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 # Two logical CPU devices let MirroredStrategy run with 2 replicas on any machine. This must

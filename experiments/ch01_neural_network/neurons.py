@@ -17,8 +17,9 @@ import numpy as np
 
 from fdl_tf2 import config as config_lib
 from fdl_tf2.data import mnist
-from fdl_tf2.foundations import figures_ch01, neurons, toy_data
+from fdl_tf2.foundations import neurons, toy_data
 from fdl_tf2.training import runs
+from fdl_tf2.viz import activations, decision_regions, samples
 
 EXPERIMENT_ID = "ch01.neurons"
 
@@ -116,18 +117,18 @@ def main(config: Config) -> dict:
 
     # --- Figures ---
     images, labels = mnist.load_arrays("train", dataset=config.dataset, data_dir=config.data_dir)
-    figures_ch01.plot_mnist_grid(
+    samples.plot_mnist_grid(
         images,
         labels,
         run_log.figure_path(FIGURES[0]),
         per_class=config.digits_per_row,
         source=_IMAGE_SOURCES.get(config.dataset, config.dataset),
     )
-    grid = figures_ch01.digit_grid(images, labels, config.digits_per_row)
-    tiled = figures_ch01.tile_grid(grid)  # (10 * 28, digits_per_row * 28).
+    grid = samples.class_grid(images, labels, config.digits_per_row)
+    tiled = samples.tile_grid(grid)  # (10 * 28, digits_per_row * 28).
     run_log.images(0, FIGURES[0], tiled[None, :, :, None], max_outputs=1)
-    figures_ch01.plot_image_as_vector(images[0], int(labels[0]), run_log.figure_path(FIGURES[1]))
-    figures_ch01.plot_exam_data(
+    samples.plot_image_as_vector(images[0], int(labels[0]), run_log.figure_path(FIGURES[1]))
+    decision_regions.plot_exam_data(
         exam_inputs, exam_labels, toy_data.EXAM_THETA, run_log.figure_path(FIGURES[2])
     )
     toy_sets = {
@@ -136,9 +137,9 @@ def main(config: Config) -> dict:
         )
         for name in ("circle", "xor", "spiral")
     }
-    figures_ch01.plot_nonlinear_sets(toy_sets, run_log.figure_path(FIGURES[3]))
+    decision_regions.plot_nonlinear_sets(toy_sets, run_log.figure_path(FIGURES[3]))
     for name, figure_name in zip(("sigmoid", "tanh", "relu"), FIGURES[4:], strict=True):
-        figures_ch01.plot_activation(name, run_log.figure_path(figure_name))
+        activations.plot_activation(name, run_log.figure_path(figure_name))
     run_log.print(f"Figures: {', '.join(FIGURES)}")
 
     return runs.finish_run(
@@ -147,7 +148,7 @@ def main(config: Config) -> dict:
         {
             **metrics,
             "dataset": config.dataset,
-            "mnist_files": mnist.files_read(config.dataset, config.data_dir),
+            "mnist_files": mnist.files_read(dataset=config.dataset, data_dir=config.data_dir),
         },
     )
 

@@ -12,16 +12,13 @@ hyperparameters are choices of this port. Gradients SUM over the minibatch, as i
 
 import dataclasses
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # Files only; never a window.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from fdl_tf2 import config as config_lib  # noqa: E402
-from fdl_tf2.foundations import backprop as bp  # noqa: E402
-from fdl_tf2.foundations import toy_data  # noqa: E402
-from fdl_tf2.training import figures, runs  # noqa: E402
+from fdl_tf2 import config as config_lib
+from fdl_tf2.foundations import backprop as bp
+from fdl_tf2.foundations import toy_data
+from fdl_tf2.training import runs
+from fdl_tf2.viz import curves, decision_regions
 
 EXPERIMENT_ID = "ch02.backprop"
 
@@ -46,24 +43,6 @@ CONFIGS = {
     "book": dict(),
     "cpu": dict(),  # About a second of training.
 }
-
-
-def _plot_decision_regions(params, inputs, labels, path, title):
-    grid = np.linspace(-1.4, 1.4, 200)
-    x1, x2 = np.meshgrid(grid, grid)
-    outputs = bp.predict(params, np.stack([x1.ravel(), x2.ravel()], axis=1)).reshape(x1.shape)
-    figure, axis = plt.subplots(figsize=(6, 5.5))
-    regions = axis.contourf(x1, x2, outputs, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
-    axis.contour(x1, x2, outputs, levels=[0.5], colors="k", linewidths=1.5)
-    for label, marker, color in ((0, "o", "tab:blue"), (1, "s", "tab:red")):
-        chosen = labels == label
-        axis.scatter(
-            *inputs[chosen].T, marker=marker, s=14, c=color, edgecolors="k", label=f"class {label}"
-        )
-    figure.colorbar(regions, ax=axis, label="network output y")
-    axis.set(xlabel="x1", ylabel="x2", title=title, aspect="equal")
-    axis.legend(loc="upper right")
-    figures.save_figure(figure, path)
 
 
 def main(config: Config) -> dict:
@@ -124,8 +103,8 @@ def main(config: Config) -> dict:
         f"Train accuracy {metrics['train_accuracy']:.3f}, test {metrics['test_accuracy']:.3f}"
     )
 
-    _plot_decision_regions(
-        params,
+    decision_regions.plot_output_regions(
+        lambda points: bp.predict(params, points),
         test_inputs,
         test_labels,
         run_log.figure_path("decision_regions"),
@@ -133,15 +112,7 @@ def main(config: Config) -> dict:
         f"{config.task} test points: accuracy {metrics['test_accuracy']:.1%} "
         f"after {config.epochs} epochs",
     )
-    figure, axis = plt.subplots(figsize=(6, 4))
-    axis.plot(np.arange(1, len(losses) + 1), losses)
-    axis.set(
-        xlabel="epoch",
-        ylabel="E = 1/2 sum (t - y)^2 (training set)",
-        yscale="log",
-        title="Training error of the NumPy backprop network",
-    )
-    figures.save_figure(figure, run_log.figure_path("loss_curve"))
+    curves.plot_training_error(losses, run_log.figure_path("loss_curve"))
     return runs.finish_run(context, config, metrics)
 
 

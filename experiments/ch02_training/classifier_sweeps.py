@@ -27,6 +27,7 @@ from fdl_tf2 import config as config_lib
 from fdl_tf2.foundations import toy_data
 from fdl_tf2.models import toy_classifier
 from fdl_tf2.training import runs
+from fdl_tf2.viz import decision_regions, figure
 
 EXPERIMENT_ID = "ch02.classifier_sweeps"
 
@@ -157,8 +158,8 @@ def main(config: Config) -> dict:
             )
             step += 1
         path = run_log.figure_path(figure_name)
-        toy_classifier.plot_decision_regions(panels, inputs, labels, figure_title, path)
-        run_log.images(step, figure_name, toy_classifier.figure_to_array(path), max_outputs=1)
+        decision_regions.plot_decision_regions(panels, inputs, labels, figure_title, path)
+        run_log.images(step, figure_name, figure.png_to_array(path), max_outputs=1)
     return runs.finish_run(context, config, metrics)
 
 

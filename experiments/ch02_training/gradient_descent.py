@@ -13,16 +13,13 @@ Figs. 2.6/2.7 is designed for the illustration.
 
 import dataclasses
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # Files only; never a window.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from fdl_tf2 import config as config_lib  # noqa: E402
-from fdl_tf2.foundations import gradient_descent as gd  # noqa: E402
-from fdl_tf2.foundations import toy_data  # noqa: E402
-from fdl_tf2.training import figures, runs  # noqa: E402
+from fdl_tf2 import config as config_lib
+from fdl_tf2.foundations import gradient_descent as gd
+from fdl_tf2.foundations import toy_data
+from fdl_tf2.training import runs
+from fdl_tf2.viz import error_surfaces, model_selection
 
 EXPERIMENT_ID = "ch02.gradient_descent"
 
@@ -63,26 +60,6 @@ CONFIGS = {
 }
 
 
-def _save(figure, run_log, name: str) -> None:
-    figures.save_figure(figure, run_log.figure_path(name))
-
-
-def _bowl_grid(bowl: gd.QuadraticBowl, paths: list[np.ndarray]):
-    points = np.concatenate([*paths, bowl.minimum[None]])
-    low, high = points.min(axis=0) - 1.0, points.max(axis=0) + 1.0
-    w1, w2 = np.meshgrid(np.linspace(low[0], high[0], 120), np.linspace(low[1], high[1], 120))
-    return w1, w2, bowl.loss(np.stack([w1, w2], axis=-1))
-
-
-def _plot_contours(axis, bowl, path, title):
-    w1, w2, error = _bowl_grid(bowl, [path])
-    axis.contour(w1, w2, error, levels=np.geomspace(0.05, error.max(), 14), cmap="viridis")
-    axis.plot(path[:, 0], path[:, 1], "o-", color="tab:red", markersize=3, label="GD path")
-    axis.plot(*bowl.minimum, "k*", markersize=12, label="minimum w*")
-    axis.set(xlabel="w1", ylabel="w2", title=title, aspect="equal")  # Gradient ⟂ contours.
-    axis.legend(loc="upper right")
-
-
 def main(config: Config) -> dict:
     """Runs every chapter-2 gradient-descent demo; returns the key numbers."""
     context = runs.start_run(config, EXPERIMENT_ID)
@@ -116,31 +93,15 @@ def main(config: Config) -> dict:
         bowl, start, config.large_learning_rate, config.large_learning_rate_steps
     )
 
-    w1, w2, error = _bowl_grid(bowl, [small])
-    figure = plt.figure(figsize=(7, 5))
-    axis = figure.add_subplot(projection="3d")
-    axis.plot_surface(w1, w2, error, cmap="viridis", alpha=0.9, linewidth=0)
-    axis.set(xlabel="w1", ylabel="w2", zlabel="E(w1, w2)")
-    axis.set_title("Fig. 2.2: quadratic error surface of a 2-weight linear neuron")
-    _save(figure, run_log, "fig2_2_error_surface")
-
-    figure, axis = plt.subplots(figsize=(6, 5))
-    _plot_contours(
-        axis, bowl, small, f"Fig. 2.3: contours and GD path (eps = {config.small_learning_rate})"
+    error_surfaces.plot_error_surface(bowl, small, run_log.figure_path("fig2_2_error_surface"))
+    error_surfaces.plot_contours_and_path(
+        bowl, small, config.small_learning_rate, run_log.figure_path("fig2_3_contours_and_path")
     )
-    _save(figure, run_log, "fig2_3_contours_and_path")
-
-    figure, axes = plt.subplots(1, 2, figsize=(12, 5))
-    for axis, path, rate in (
-        (axes[0], small, config.small_learning_rate),
-        (axes[1], large, config.large_learning_rate),
-    ):
-        verdict = "converges" if rate < bowl.critical_learning_rate else "diverges"
-        _plot_contours(axis, bowl, path, f"eps = {rate}: {verdict}")
-    figure.suptitle(
-        f"Fig. 2.4: learning rate vs 2 / lambda_max = {bowl.critical_learning_rate:.3f}"
+    error_surfaces.plot_learning_rates(
+        bowl,
+        [(config.small_learning_rate, small), (config.large_learning_rate, large)],
+        run_log.figure_path("fig2_4_learning_rates"),
     )
-    _save(figure, run_log, "fig2_4_learning_rates")
 
     # --- Batch vs stochastic GD on a plateau (Figs. 2.6/2.7, illustrative) ---
     plateau = gd.PlateauLoss.make(config.plateau_examples, seed=config.seed)
@@ -158,40 +119,9 @@ def main(config: Config) -> dict:
         epochs=config.plateau_epochs,
         seed=config.seed,
     )
-    grid = np.linspace(-3.0, 3.5, 400)
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    axes[0].plot(grid, plateau.batch_loss(grid), color="k", label="batch loss E(w)")
-    moved = abs(batch_path[-1] - batch_path[0])
-    axes[0].plot(
-        batch_path,
-        plateau.batch_loss(batch_path),
-        "o",
-        color="tab:red",
-        label=f"batch GD, {len(batch_path) - 1} steps (moved {moved:.1e})",
+    error_surfaces.plot_batch_vs_stochastic(
+        plateau, batch_path, stochastic_path, run_log.figure_path("fig2_6_2_7_batch_vs_stochastic")
     )
-    axes[0].set(xlabel="w", ylabel="loss", title="Fig. 2.6: batch GD stalls on the plateau")
-    axes[0].legend()
-    for losses in plateau.example_losses(grid)[:5]:
-        axes[1].plot(grid, losses, color="tab:gray", alpha=0.5, linewidth=1)
-    axes[1].plot([], [], color="tab:gray", label="per-example losses e_i(w) (5 of them)")
-    axes[1].plot(grid, plateau.batch_loss(grid), color="k", label="batch loss E(w)")
-    points = axes[1].scatter(
-        stochastic_path,
-        plateau.batch_loss(stochastic_path),
-        c=np.arange(len(stochastic_path)),
-        cmap="plasma",
-        s=10,
-        label="stochastic GD, E(w) after each step",
-    )
-    figure.colorbar(points, ax=axes[1], label="update")
-    axes[1].set(
-        xlabel="w",
-        ylabel="loss",
-        ylim=(-1.5, 2.5),
-        title="Fig. 2.7: per-example surfaces let stochastic GD escape",
-    )
-    axes[1].legend(loc="lower left", fontsize=8)
-    _save(figure, run_log, "fig2_6_2_7_batch_vs_stochastic")
 
     # --- Overfitting: linear vs degree-12 polynomial (Figs. 2.8/2.9) ---
     x, y = toy_data.noisy_line(config.num_points, seed=config.seed, noise=config.noise)
@@ -209,22 +139,9 @@ def main(config: Config) -> dict:
             gd.mean_squared_error(fresh_y, gd.polynomial_predict(model, fresh_x)),
         )
         run_log.print(f"{name:>10}: train MSE {mse[name][0]:.4f}, fresh MSE {mse[name][1]:.4f}")
-    curve_x = np.linspace(-1.0, 1.0, 500)
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    for axis, (points_x, points_y), split, title in (
-        (axes[0], (x, y), 0, "Fig. 2.8: fits to the training points"),
-        (axes[1], (fresh_x, fresh_y), 1, "Fig. 2.9: the same fits on new points"),
-    ):
-        axis.plot(points_x, points_y, "o", color="k", markersize=4, label="data")
-        for name, model in fits.items():
-            axis.plot(
-                curve_x,
-                gd.polynomial_predict(model, curve_x),
-                label=f"{name} (MSE {mse[name][split]:.3g})",
-            )
-        axis.set(xlabel="x", ylabel="y", ylim=(y.min() - 1.5, y.max() + 1.5), title=title)
-        axis.legend(loc="upper left")
-    _save(figure, run_log, "fig2_8_2_9_overfitting")
+    model_selection.plot_polynomial_fits(
+        (x, y), (fresh_x, fresh_y), fits, mse, run_log.figure_path("fig2_8_2_9_overfitting")
+    )
 
     degree_name = f"degree {config.polynomial_degree}"
     metrics = {

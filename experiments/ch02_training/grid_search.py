@@ -18,16 +18,13 @@ import itertools
 import time
 
 import keras
-import matplotlib
 import numpy as np
 
 from fdl_tf2 import config as config_lib
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import figures, runs
-
-matplotlib.use("Agg")  # Files only; never a window.
-import matplotlib.pyplot as plt  # noqa: E402
+from fdl_tf2.training import runs
+from fdl_tf2.viz import model_selection
 
 EXPERIMENT_ID = "ch02.grid_search"
 
@@ -65,22 +62,6 @@ CONFIGS = {
 def _flat_pixels(images: np.ndarray) -> np.ndarray:
     """uint8 `(N, 28, 28)` -> float32 `(N, 784)` in [0, 1], as `mnist.preprocess_images_fn`."""
     return images.reshape(len(images), -1).astype(np.float32) / 255.0
-
-
-def _plot_grid(accuracy: np.ndarray, config: Config, best: tuple[int, int], output) -> None:
-    """Validation accuracy `(learning rates, batch sizes)` as an annotated heat map."""
-    figure, axis = plt.subplots(figsize=(5.5, 4.5))
-    image = axis.imshow(accuracy, cmap="viridis", vmin=0.0, vmax=1.0)
-    for row, column in itertools.product(range(accuracy.shape[0]), range(accuracy.shape[1])):
-        marker = " *" if (row, column) == best else ""
-        color = "black" if accuracy[row, column] > 0.6 else "white"
-        axis.text(column, row, f"{accuracy[row, column]:.4f}{marker}", ha="center", color=color)
-    axis.set_xticks(range(len(config.batch_sizes)), [str(b) for b in config.batch_sizes])
-    axis.set_yticks(range(len(config.learning_rates)), [f"{lr:g}" for lr in config.learning_rates])
-    axis.set(xlabel="minibatch size", ylabel="learning rate epsilon")
-    axis.set_title("Grid search (book line 765): validation accuracy\n* = selected setting")
-    figure.colorbar(image, ax=axis, label="validation accuracy")
-    figures.save_figure(figure, output)
 
 
 def main(config: Config) -> dict:
@@ -160,7 +141,9 @@ def main(config: Config) -> dict:
         f"test accuracy {test_accuracy:.4f}"
     )
     path = run_log.figure_path("grid_search_validation_accuracy")
-    _plot_grid(accuracy, config, best_index, path)
+    model_selection.plot_grid_search(
+        accuracy, config.learning_rates, config.batch_sizes, best_index, path
+    )
     return runs.finish_run(
         context,
         config,

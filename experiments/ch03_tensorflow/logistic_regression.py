@@ -17,7 +17,7 @@ import keras
 from fdl_tf2 import config as config_lib
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import supervised
+from fdl_tf2.training import classifier
 
 EXPERIMENT_ID = "ch03.logistic_regression"
 
@@ -26,7 +26,7 @@ TRAINS_CLASSIFIER = True  # Exports a classifier; the smoke tests check export a
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config_lib.RunConfig):
+class Config(config_lib.ExportConfig):
     """Defaults are the "book" preset."""
 
     learning_rate: float = 0.01  # GradientDescentOptimizer(0.01), line 1327.
@@ -51,12 +51,12 @@ def main(config: Config) -> dict:
         num_train_examples=config.train_subset,
         data_dir=config.data_dir,
     )
-    return supervised.run_classifier(
+    return classifier.run_classifier(
         config,
         experiment_id=EXPERIMENT_ID,
         model_name="mnist_logistic_regression",
         build_model=feedforward.build_logistic_regression,
-        build_optimizer=lambda: keras.optimizers.SGD(config.learning_rate),
+        build_optimizer=lambda total_steps: keras.optimizers.SGD(config.learning_rate),
         data=data,
         epochs=config.epochs,
         batch_size=config.batch_size,

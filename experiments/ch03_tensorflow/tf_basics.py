@@ -20,16 +20,13 @@ import dataclasses
 import json
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import tensorflow as tf
 
-matplotlib.use("Agg")  # Files only; never a window.
-import matplotlib.pyplot as plt  # noqa: E402
-
-from fdl_tf2 import config as config_lib  # noqa: E402
-from fdl_tf2 import tf_basics  # noqa: E402
-from fdl_tf2.training import figures, runs  # noqa: E402
+from fdl_tf2 import config as config_lib
+from fdl_tf2.foundations import tf_basics
+from fdl_tf2.training import runs
+from fdl_tf2.viz import curves, initializers
 
 EXPERIMENT_ID = "ch03.tf_basics"
 
@@ -68,8 +65,8 @@ def _split_cpu(num_devices: int) -> bool:
     return True
 
 
-def _plot_initialisers(path) -> None:
-    # L3.4: the book's initialisers, drawn on the L3.2 shape [300, 200] with stddev 0.5.
+def _initialiser_draws() -> dict[str, np.ndarray]:
+    """L3.4: the book's initialisers, drawn on the L3.2 shape [300, 200] with stddev 0.5."""
     draws = {
         "tf.random.normal(stddev=0.5)": tf.random.normal([300, 200], stddev=0.5, seed=1),
         "tf.random.truncated_normal(stddev=0.5)": tf.random.truncated_normal(
@@ -77,14 +74,7 @@ def _plot_initialisers(path) -> None:
         ),
         "tf.random.uniform(-1, 1)": tf.random.uniform([300, 200], -1.0, 1.0, seed=3),
     }
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.5), sharex=True)
-    for axis, (name, values) in zip(axes, draws.items(), strict=True):
-        axis.hist(values.numpy().ravel(), bins=80, range=(-2, 2), color="tab:blue")
-        axis.axvline(-1.0, color="gray", linestyle=":")
-        axis.axvline(1.0, color="gray", linestyle=":")
-        axis.set(title=name, xlabel="weight value", ylabel="count (of 60,000)")
-    figure.suptitle("Variable initialisers of listing L3.4 (dotted: ±2σ = ±1 for σ = 0.5)")
-    figures.save_figure(figure, path)
+    return {name: values.numpy() for name, values in draws.items()}
 
 
 def main(config: Config) -> dict:
@@ -102,7 +92,11 @@ def main(config: Config) -> dict:
     say("TF1 graph ops of one variable (no initialize_all_variables() needed in TF2):")
     for line in tf_basics.v1_variable_ops():
         say(f"    {line}")
-    _plot_initialisers(run_log.figure_path("initialisers"))
+    initializers.plot_initializer_histograms(
+        _initialiser_draws(),
+        run_log.figure_path("initialisers"),
+        title="Variable initialisers of listing L3.4 (dotted: ±2σ = ±1 for σ = 0.5)",
+    )
 
     say("## 2. Placeholder + session -> tf.function (L3.5, L3.6, Fig. 3.2)")
     affine = tf_basics.affine_function(seed=config.seed)
@@ -188,7 +182,7 @@ def main(config: Config) -> dict:
     )
 
     if config.curves_from:
-        path = tf_basics.plot_tensorboard_curves(
+        path = curves.plot_tensorboard_curves(
             config.curves_from, run_log.figure_path("fig3_5_curves"), title=config.curves_from
         )
         say(f"Fig. 3.5 curves of {config.curves_from}: {path}")

@@ -5,7 +5,7 @@ Description: Interpolates between a random and a trained MLP, smooths random wal
 Expected result: no bump in Fig. 4.3 (cpu: min at alpha -0.09, 94.3%); std 6.06 sqrt((1-m)/(1+m)).
 
 Fig. 4.3 (E4.1, spec ch04-05 §1.2): the chapter-3 MLP (784-256-256-10, ReLU on the logits as
-in the book, `book_relu_output`) is trained with SGD lr 0.01, batch 100 (or, with
+in the book, `output_relu`) is trained with SGD lr 0.01, batch 100 (or, with
 `--checkpoint=PATH`, the authors' TF1 checkpoint `frozen_mlp_checkpoint/model-checkpoint-547800`
 is loaded instead), and the mean test cross-entropy is computed along
 theta = (1 - alpha) theta_trained + alpha theta_init for alpha in arange(-2, 2, 0.01) (the
@@ -33,20 +33,17 @@ change the logits by < 2e-5; k = -1 changes them by ~6.
 """
 
 import dataclasses
+import typing
 
 import keras
-import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")  # Files only; never a window.
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import gridspec  # noqa: E402
-
-from fdl_tf2 import config as config_lib  # noqa: E402
-from fdl_tf2 import landscape, tf_basics  # noqa: E402
-from fdl_tf2.data import mnist  # noqa: E402
-from fdl_tf2.models import feedforward  # noqa: E402
-from fdl_tf2.training import figures, loop, runs  # noqa: E402
+from fdl_tf2 import config as config_lib
+from fdl_tf2.data import mnist
+from fdl_tf2.foundations import landscape, tf_basics
+from fdl_tf2.models import feedforward
+from fdl_tf2.training import classifier, runs
+from fdl_tf2.viz import error_surfaces
 
 EXPERIMENT_ID = "ch04.landscape"
 
@@ -64,8 +61,13 @@ QUADRATIC_START = np.array([-2.0, 4.0])
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config_lib.RunConfig):
+class Config(config_lib.EngineConfig):
     """Defaults are the "book" preset."""
+
+    UNSUPPORTED: typing.ClassVar = {
+        "mixed_precision": "the error-surface probes (Hessians, interpolation) need float32.",
+        "strategy": "the model trains on one device.",
+    }
 
     learning_rate: float = 0.01  # The MLP's SGD rate (line 1327).
     batch_size: int = 100
@@ -73,7 +75,7 @@ class Config(config_lib.RunConfig):
     dataset: str = "mnist"  # Also "fashion_mnist", or "synthetic" (no files; for tests).
     train_subset: int = 0  # Use only the first N training images; 0 means all 55,000.
     test_subset: int = 0  # Interpolate on the first N test images; 0 = all 10,000 (the book).
-    book_relu_output: bool = True  # The book's ReLU'd logits (lines 1466, 1619-1620).
+    output_relu: bool = True  # The book's ReLU'd logits (lines 1466, 1619-1620).
     checkpoint: str = ""  # A TF1 checkpoint (the authors' frozen_mlp_checkpoint): no training.
     alpha_start: float = -2.0  # np.arange(-2, 2, 0.01) as in the listing (line 1630).
     alpha_stop: float = 2.0
@@ -82,7 +84,6 @@ class Config(config_lib.RunConfig):
     walk_variant: str = "book"  # "book": smooth fresh draws; "same": smooth the drawn walk.
     law_steps: int = 100_000  # Length of the walks whose std is compared with the theory.
     histogram_every: int = 0  # No weight histograms: the figure is about the loss surface.
-    export: bool = False  # Nothing to serve.
 
 
 CONFIGS = {
@@ -111,7 +112,7 @@ def _test_arrays(config: Config) -> tuple[np.ndarray, np.ndarray]:
 def _trained_model(config: Config, context) -> tuple[keras.Model, list[np.ndarray]]:
     """Returns the trained MLP and the initial weights of the interpolation line."""
     keras.utils.set_random_seed(config.seed)
-    model = feedforward.build_mlp(book_relu_output=config.book_relu_output, seed=config.seed)
+    model = feedforward.build_mlp(output_relu=config.output_relu, seed=config.seed)
     if config.checkpoint:
         initial = model.get_weights()  # A fresh random net, the listing's `mlp_init`.
         copied = tf_basics.load_tf1_mlp_checkpoint(config.checkpoint, model)
@@ -124,15 +125,14 @@ def _trained_model(config: Config, context) -> tuple[keras.Model, list[np.ndarra
         num_train_examples=config.train_subset,
         data_dir=config.data_dir,
     )
-    loop.train(
+    classifier.train_classifier(
+        config,
+        context,
         model,
         keras.optimizers.SGD(config.learning_rate),
-        train_data=data.train_epochs(batch_size=config.batch_size, seed=config.seed),
-        steps_per_epoch=data.num_examples("train") // config.batch_size,
-        global_batch_size=config.batch_size,
-        validation_data=data.dataset("validation", batch_size=1000, training=False),
-        options=loop.TrainOptions.from_config(config, config.epochs),
-        run_log=context.run_log,
+        data,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
     )
     return model, initial
 
@@ -161,126 +161,6 @@ def _identifiability(model: keras.Model, images: np.ndarray, seed: int) -> dict[
             np.max(np.abs(copy(images).numpy() - reference))
         )
     return changes
-
-
-def _plot_interpolation(alphas, losses, summary, path, source: str) -> None:
-    figure, axis = plt.subplots(figsize=(8, 5))
-    axis.plot(alphas, losses, "ro", markersize=2.5, label="interpolated network")
-    for alpha, label, colour in (
-        (0.0, "trained (SGD solution)", "tab:green"),
-        (1.0, "random initialisation", "tab:blue"),
-    ):
-        loss = losses[np.argmin(np.abs(alphas - alpha))]
-        axis.axvline(alpha, color=colour, linestyle="--", linewidth=1)
-        axis.plot([alpha], [loss], "o", color=colour, markersize=9, label=f"{label}: {loss:.3f}")
-    axis.set(
-        xlabel="Alpha  (code: theta = (1 - alpha) theta_trained + alpha theta_init)",
-        ylabel="Incurred Error",
-        yscale="log",
-        title=f"Fig. 4.3: test cross-entropy along the line init <-> solution ({source})\n"
-        f"minimum at alpha = {summary['alpha_of_minimum']:.2f}; "
-        f"|dL/dalpha| near solution {summary['slope_at_trained']:.3g}, "
-        f"near init {summary['slope_at_initial']:.3g}",
-    )
-    top = axis.secondary_xaxis("top", functions=(lambda a: 1 - a, lambda a: 1 - a))
-    top.set_xlabel(
-        "alpha' = 1 - alpha  (text, line 1545: theta = alpha' theta_f + (1 - alpha') theta_i)"
-    )
-    axis.grid(alpha=0.3)
-    axis.legend(loc="upper center")
-    figures.save_figure(figure, path)
-
-
-def _plot_walks(walks: dict[float, tuple[np.ndarray, np.ndarray]], path) -> None:
-    # The repo's layout: "No Momentum" on top, four momenta in a 2 x 2 grid (GridSpec(3, 4)).
-    figure = plt.figure(figsize=(10, 9))
-    grid = gridspec.GridSpec(3, 4)
-    raw = walks[0.0][1]
-    limit = 1.5 * np.max(np.abs(raw))
-    positions = {0.0: grid[0, 1:3], 0.1: grid[1, :2], 0.5: grid[1, 2:], 0.9: grid[2, :2]}
-    positions[0.99] = grid[2, 2:]
-    for momentum, position in positions.items():
-        axis = figure.add_subplot(position)
-        smoothed = walks[momentum][1]
-        axis.plot(smoothed, color="tab:blue" if momentum == 0 else "tab:red")
-        axis.axhline(0.0, color="black", linewidth=0.8)
-        axis.set_ylim(-limit, limit)
-        expected = landscape.stationary_std(momentum)
-        title = "No Momentum" if momentum == 0 else f"Momentum = {momentum}"
-        axis.set(title=f"{title} (stationary std {expected:.2f})", xlabel="steps")
-    figure.suptitle("Fig. 4.8: a random walk of steps in {-10, ..., 10} smoothed by momentum")
-    figures.save_figure(figure, path)
-
-
-def _plot_critical_points(path) -> None:
-    figure = plt.figure(figsize=(13, 3.8))
-    x = np.linspace(-1.5, 1.5, 200)
-    for index, (values, title) in enumerate(
-        (
-            (x**2, "local minimum (E'' > 0)"),
-            (-(x**2), "local maximum (E'' < 0)"),
-            (x**3, "flat (E'' = 0)"),
-        )
-    ):
-        axis = figure.add_subplot(1, 4, index + 1)
-        axis.plot(x, values)
-        axis.plot([0], [0], "ko")
-        axis.set(title=title, xlabel="x")
-        axis.grid(alpha=0.3)
-    axis = figure.add_subplot(1, 4, 4, projection="3d")
-    grid_x, grid_y = np.meshgrid(np.linspace(-1, 1, 40), np.linspace(-1, 1, 40))
-    axis.plot_surface(grid_x, grid_y, grid_x**2 - grid_y**2, cmap="viridis")
-    hessian = landscape.hessian(lambda v: v[0] ** 2 - v[1] ** 2, [0.0, 0.0])
-    axis.set_title(f"saddle x^2 - y^2, eig(H) = {np.linalg.eigvalsh(hessian).round(1).tolist()}")
-    figure.suptitle(
-        "Figs. 4.4-4.5: 1-D critical points (a minimum with probability 1/3) and a saddle"
-    )
-    figures.save_figure(figure, path)
-
-
-def _plot_quadratic(descent: np.ndarray, conjugate: np.ndarray, path) -> None:
-    energy = landscape.quadratic(QUADRATIC_MATRIX, QUADRATIC_VECTOR)
-    minimum = np.linalg.solve(QUADRATIC_MATRIX, QUADRATIC_VECTOR)
-    grid_x, grid_y = np.meshgrid(np.linspace(-3, 3, 200), np.linspace(-6, 6, 200))
-    points = np.stack([grid_x, grid_y], axis=-1)
-    values = 0.5 * np.einsum("...i,ij,...j->...", points, QUADRATIC_MATRIX, points)
-    values -= points @ QUADRATIC_VECTOR
-    # Geometric levels above the minimum so that the inner ellipses show too.
-    levels = float(energy(minimum)) + np.geomspace(0.05, 60.0, 14)
-    figure, (arrows_axis, paths_axis) = plt.subplots(1, 2, figsize=(11, 9))
-    for axis in (arrows_axis, paths_axis):
-        axis.contour(grid_x, grid_y, values, levels=levels, cmap="viridis", linewidths=0.8)
-        axis.plot(*minimum, "k*", markersize=14)
-        axis.set(xlabel="x1", ylabel="x2", xlim=(-3, 3), ylim=(-6, 6))
-        axis.set_aspect("equal")  # Right angles look right: consecutive steps are orthogonal.
-    # Figs. 4.6-4.7: the normalised negative gradient versus the direction to the minimum.
-    for start in ([-2.5, 3.0], [2.5, -1.0], [-1.0, -5.0], [1.5, 4.5]):
-        start = np.asarray(start)
-        direction = -landscape.gradient(energy, start)
-        direction /= np.linalg.norm(direction)
-        to_minimum = (minimum - start) / np.linalg.norm(minimum - start)
-        angle = np.degrees(np.arccos(np.clip(direction @ to_minimum, -1, 1)))
-        arrows_axis.quiver(*start, *direction, color="tab:red", scale=6, width=0.006)
-        arrows_axis.quiver(*start, *to_minimum, color="tab:green", scale=6, width=0.006)
-        arrows_axis.annotate(f"{angle:.0f} deg", start, textcoords="offset points", xytext=(5, -12))
-    arrows_axis.set_title(
-        "Figs. 4.6-4.7: -gradient (red) vs direction to the minimum (green)\n"
-        f"condition number {np.linalg.cond(QUADRATIC_MATRIX):.1f}"
-    )
-    paths_axis.plot(
-        *descent.T, "o-", color="tab:red", label=f"steepest descent, {len(descent) - 1} steps"
-    )
-    paths_axis.plot(
-        *conjugate.T,
-        "s-",
-        color="tab:blue",
-        label=f"conjugate gradients, {len(conjugate) - 1} steps",
-    )
-    paths_axis.set_title(
-        "Fig. 4.10: exact line search zig-zags;\nconjugate gradients finish in n = 2 steps"
-    )
-    paths_axis.legend(loc="upper right")
-    figures.save_figure(figure, path)
 
 
 def main(config: Config) -> dict:
@@ -313,8 +193,8 @@ def main(config: Config) -> dict:
         if config.checkpoint
         else f"SGD, {config.epochs} epoch{plural}"
     )
-    _plot_interpolation(
-        alphas, losses, summary, run_log.figure_path("fig4_3_interpolation"), source
+    error_surfaces.plot_interpolation(
+        alphas, losses, summary, source, run_log.figure_path("fig4_3_interpolation")
     )
     run_log.print(
         f"Trained MLP ({source}): test accuracy {test_accuracy:.4f}, test loss "
@@ -334,7 +214,7 @@ def main(config: Config) -> dict:
         )
         for momentum in landscape.BOOK_MOMENTA
     }
-    _plot_walks(walks, run_log.figure_path("fig4_8_momentum_walk"))
+    error_surfaces.plot_momentum_walks(walks, run_log.figure_path("fig4_8_momentum_walk"))
     walk_stds = {}
     for momentum in landscape.BOOK_MOMENTA:
         _, long_walk = landscape.momentum_random_walk(
@@ -346,14 +226,20 @@ def main(config: Config) -> dict:
     run_log.print(f"Random-walk std (empirical, theory): {walk_stds}")
 
     # Figs. 4.4-4.7, 4.10: curvature on toy functions.
-    _plot_critical_points(run_log.figure_path("fig4_4_4_5_critical_points"))
+    error_surfaces.plot_critical_points(run_log.figure_path("fig4_4_4_5_critical_points"))
     descent = landscape.steepest_descent_path(
         QUADRATIC_MATRIX, QUADRATIC_VECTOR, QUADRATIC_START, 12
     )
     conjugate = landscape.conjugate_gradient_path(
         QUADRATIC_MATRIX, QUADRATIC_VECTOR, QUADRATIC_START
     )
-    _plot_quadratic(descent, conjugate, run_log.figure_path("fig4_6_4_10_quadratic"))
+    error_surfaces.plot_quadratic(
+        QUADRATIC_MATRIX,
+        QUADRATIC_VECTOR,
+        descent,
+        conjugate,
+        run_log.figure_path("fig4_6_4_10_quadratic"),
+    )
     minimum = np.linalg.solve(QUADRATIC_MATRIX, QUADRATIC_VECTOR)
     # Saddle statistics (lines 1673-1682): random symmetric Hessians are rarely all-positive.
     positive_definite = {

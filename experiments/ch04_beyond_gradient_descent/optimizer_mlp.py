@@ -6,17 +6,16 @@ Expected result: all five of the book's choices train; see ch04.optimizer_race f
 
 The counterpart of the book's `$ python optimizer_mlp.py <sgd, momentum, adagrad, rmsprop,
 adam>` (line 1919); its repository implemented only sgd and momentum. Hyperparameters are the
-book's listings (`fdl_tf2.optimizers` defaults in "book" epsilon placement); the book gives no
-learning rate for AdaGrad and RMSProp, so they use 0.01 and 0.001 (spec ch04-05 C4-6).
+book's listings (`fdl_tf2.training.optimizers` defaults in "book" epsilon placement); the book
+gives no learning rate for AdaGrad and RMSProp, so they use 0.01 and 0.001 (spec ch04-05 C4-6).
 """
 
 import dataclasses
 
 from fdl_tf2 import config as config_lib
-from fdl_tf2 import optimizers
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import supervised
+from fdl_tf2.training import classifier, optimizers
 
 EXPERIMENT_ID = "ch04.optimizer_mlp"
 FIGURES = ("learning_curves",)  # Written to figures/ by every run (checked by the smoke tests).
@@ -24,10 +23,10 @@ TRAINS_CLASSIFIER = True  # Exports a classifier; the smoke tests check export a
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config_lib.RunConfig):
+class Config(config_lib.ExportConfig):
     """Defaults are the "book" preset."""
 
-    optimizer: str = "momentum"  # One of fdl_tf2.optimizers.OPTIMIZERS.
+    optimizer: str = "momentum"  # One of fdl_tf2.training.optimizers.OPTIMIZERS.
     learning_rate: float = 0.0  # 0 means the optimiser's book default.
     epsilon_placement: str = "book"  # "book" (delta outside the root, TF1 accumulators) or "keras".
     batch_size: int = 100
@@ -44,7 +43,7 @@ CONFIGS = {
 
 
 def build_optimizer(config: Config):
-    """The configured optimiser from `fdl_tf2.optimizers`.
+    """The configured optimiser from `fdl_tf2.training.optimizers`.
 
     Raises:
       ValueError: an unknown optimiser name.
@@ -64,12 +63,12 @@ def main(config: Config) -> dict:
     data = mnist.classification_data(
         dataset=config.dataset, num_train_examples=config.train_subset, data_dir=config.data_dir
     )
-    return supervised.run_classifier(
+    return classifier.run_classifier(
         config,
         experiment_id=EXPERIMENT_ID,
         model_name=f"mnist_mlp_{config.optimizer}",
         build_model=feedforward.build_mlp,
-        build_optimizer=lambda: build_optimizer(config),
+        build_optimizer=lambda total_steps: build_optimizer(config),
         data=data,
         epochs=config.epochs,
         batch_size=config.batch_size,

@@ -6,29 +6,26 @@ Expected result: momentum reaches smoothed cost 0.1 in ~1/9 of SGD's steps (book
 
 Every optimiser trains the same initial MLP (784-256-256-10, batch 100) for the same number of
 steps, each in its own run directory and TensorBoard run under this run's folder. The book's
-optimisers come from `fdl_tf2.optimizers` (written from its equations, `epsilon_placement=
-"book"`); Adadelta, Nadam and AdamW are Keras's, which the book said TensorFlow lacked.
+optimisers come from `fdl_tf2.training.optimizers` (written from its equations,
+`epsilon_placement="book"`); Adadelta, Nadam and AdamW are Keras's, which the book said
+TensorFlow lacked.
 Steps-to-threshold use the per-step training cost (logged every `log_every_steps` steps) with
 TensorBoard-style exponential smoothing.
 """
 
 import dataclasses
-import json
 import time
+import typing
 
 import keras
-import matplotlib
 import numpy as np
 
 from fdl_tf2 import config as config_lib
-from fdl_tf2 import optimizers, tf_basics
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import figures, loop, runs
+from fdl_tf2.training import classifier, optimizers, records, runs
 from fdl_tf2.training.run_log import RunLog
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from fdl_tf2.viz import curves
 
 EXPERIMENT_ID = "ch04.optimizer_race"
 FIGURES = ("optimizer_race", "fig4_9_sgd_vs_momentum")
@@ -49,8 +46,12 @@ _OPTIMIZERS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config_lib.RunConfig):
+class Config(config_lib.EngineConfig):
     """Defaults are the "book" preset."""
+
+    UNSUPPORTED: typing.ClassVar = {
+        "mixed_precision": "the race compares the book's optimisers in float32.",
+    }
 
     optimizers: tuple = tuple(_OPTIMIZERS)  # Names from the table above.
     epochs: int = 50  # Enough for SGD to reach the 0.1 threshold (book: ~18,000 steps).
@@ -60,6 +61,7 @@ class Config(config_lib.RunConfig):
     dataset: str = "mnist"
     train_subset: int = 0
     log_every_steps: int = 10
+    histogram_every: int = 0  # Nine models: no weight histograms.
 
 
 CONFIGS = {
@@ -86,15 +88,6 @@ def first_step_below(steps: np.ndarray, values: np.ndarray, threshold: float) ->
     return int(steps[below[0]]) if len(below) else None
 
 
-def _per_step_costs(workdir) -> tuple[np.ndarray, np.ndarray]:
-    points = tf_basics.read_event_scalars(workdir / "tensorboard" / "train").get("cost", [])
-    first = {}
-    for step, value in points:  # The in-graph per-step value comes before the epoch mean.
-        first.setdefault(step, value)
-    steps = np.array(sorted(first))
-    return steps, np.array([first[step] for step in steps])
-
-
 def main(config: Config) -> dict:
     """Trains the MLP once per optimiser; returns final accuracies and steps-to-threshold."""
     context = runs.start_run(config, EXPERIMENT_ID)
@@ -102,39 +95,42 @@ def main(config: Config) -> dict:
         dataset=config.dataset, num_train_examples=config.train_subset, data_dir=config.data_dir
     )
     initial_weights = feedforward.build_mlp(seed=config.seed).get_weights()
-    steps_per_epoch = data.num_examples("train") // config.batch_size
-    rows, curves = {}, {}
+    rows, smoothed_costs, accuracies = {}, {}, {}
     for name in config.optimizers:
         if name not in _OPTIMIZERS:
             raise ValueError(f"Unknown optimiser {name!r}; expected one of {list(_OPTIMIZERS)}.")
-        model = feedforward.build_mlp(seed=config.seed)
-        model.set_weights(initial_weights)
+        with context.strategy.scope():
+            model = feedforward.build_mlp(seed=config.seed)
+            model.set_weights(initial_weights)
+            optimizer = _OPTIMIZERS[name]()
         run_log = RunLog(context.workdir / name, tensorboard=True, quiet=True)
         start = time.perf_counter()
-        summary = loop.train(
+        summary = classifier.train_classifier(
+            config,
+            context,
             model,
-            _OPTIMIZERS[name](),
-            train_data=data.train_epochs(batch_size=config.batch_size, seed=config.seed),
-            steps_per_epoch=steps_per_epoch,
-            global_batch_size=config.batch_size,
-            validation_data=data.dataset("validation", batch_size=1000, training=False),
-            options=loop.TrainOptions(
-                epochs=config.epochs, log_every_steps=config.log_every_steps, histogram_every=0
-            ),
+            optimizer,
+            data,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
             run_log=run_log,
+            workdir=context.workdir / name,
         )
         run_log.close()
-        steps, costs = _per_step_costs(context.workdir / name)
-        threshold_step = first_step_below(
-            steps, smoothed(costs, config.smoothing), config.loss_threshold
+        # The per-step training cost: of a step's two values, the in-graph per-step one comes
+        # before the epoch mean.
+        steps, costs = records.event_curve(context.workdir / name / "tensorboard" / "train", "cost")
+        smoothed_costs[name] = (steps, smoothed(costs, config.smoothing))
+        accuracies[name] = records.metric_curve(
+            context.workdir / name / "metrics.jsonl", "validation", "accuracy"
         )
+        threshold_step = first_step_below(*smoothed_costs[name], config.loss_threshold)
         rows[name] = {
             "validation_accuracy": summary["validation"]["accuracy"],
             "train_cost": summary["train"]["cost"],
             "wall_seconds": time.perf_counter() - start,
             "steps_to_threshold": threshold_step,
         }
-        curves[name] = (steps, costs)
         context.run_log.scalars(
             summary["steps"],
             name,
@@ -147,7 +143,14 @@ def main(config: Config) -> dict:
             f"steps to smoothed cost < {config.loss_threshold}: {threshold_step}  "
             f"({rows[name]['wall_seconds']:.1f} s)"
         )
-    _plot_race(context, curves, config)
+    curves.plot_optimizer_race(
+        smoothed_costs, accuracies, context.run_log.figure_path("optimizer_race")
+    )
+    curves.plot_sgd_vs_momentum(
+        smoothed_costs,
+        config.loss_threshold,
+        context.run_log.figure_path("fig4_9_sgd_vs_momentum"),
+    )
     table = [
         "| optimiser | validation accuracy | steps to cost < threshold | wall time (s) |",
         "|---|---|---|---|",
@@ -171,46 +174,6 @@ def main(config: Config) -> dict:
             rows["sgd"]["steps_to_threshold"] / rows["momentum"]["steps_to_threshold"]
         )
     return runs.finish_run(context, config, {**metrics, "table": rows})
-
-
-def _plot_race(context: runs.RunContext, curves: dict, config: Config) -> None:
-    """The race overlay (smoothed cost, validation accuracy) and Fig. 4.9."""
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, (steps, costs) in curves.items():
-        loss_axis.plot(steps, smoothed(costs, config.smoothing), label=name, linewidth=1)
-        lines = context.workdir.joinpath(name, "metrics.jsonl").read_text().splitlines()
-        points = [r for r in map(json.loads, lines) if r["split"] == "validation"]
-        accuracy_axis.plot(
-            [p["step"] for p in points], [p["accuracy"] for p in points], label=name, linewidth=1
-        )
-    loss_axis.set(
-        xlabel="step", ylabel="training cost (smoothed)", yscale="log", title="Training cost"
-    )
-    accuracy_axis.set(xlabel="step", ylabel="validation accuracy", title="Validation accuracy")
-    accuracy_axis.legend(fontsize=8)
-    figure.suptitle("Chapter 4 optimiser race: MLP 784-256-256-10 on MNIST, batch 100")
-    figures.save_figure(figure, context.run_log.figure_path("optimizer_race"))
-
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for name in ("sgd", "momentum"):
-        if name in curves:
-            steps, costs = curves[name]
-            axis.plot(steps, smoothed(costs, config.smoothing), label=name)
-    axis.axhline(
-        config.loss_threshold,
-        color="k",
-        linestyle="--",
-        linewidth=1,
-        label=f"cost = {config.loss_threshold}",
-    )
-    axis.set(
-        xlabel="step",
-        ylabel="training cost (smoothed)",
-        yscale="log",
-        title="Fig. 4.9: SGD vs momentum (lr 0.01, momentum 0.9)",
-    )
-    axis.legend()
-    figures.save_figure(figure, context.run_log.figure_path("fig4_9_sgd_vs_momentum"))
 
 
 if __name__ == "__main__":

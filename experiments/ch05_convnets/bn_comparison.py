@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 
 from fdl_tf2 import config as config_lib
-from fdl_tf2 import visualization
-from fdl_tf2.training import runs
+from fdl_tf2.training import records, runs
+from fdl_tf2.viz import curves
 
 from . import cifar_convnet
 
@@ -30,7 +30,7 @@ _WITHOUT_BN = dict(batch_norm="none", learning_rate=1e-3, dropout_rate=0.5)  # c
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config_lib.RunConfig):
+class Config(config_lib.ExportConfig):
     """Defaults compare two finished runs if given, else train the `cpu` presets."""
 
     without_bn_run: str = ""  # Run directory of a finished no-BN ch05.cifar_convnet run.
@@ -55,17 +55,14 @@ def _variant_config(config: Config, batch_norm: bool, workdir: Path) -> cifar_co
         dict(cifar_convnet.BN_SETTINGS, batch_norm=config.bn_kind) if batch_norm else _WITHOUT_BN
     )
     export = config.export and overrides.pop("export", True)  # Quick presets do not export.
+    # Every run-level and engine field of this experiment passes through to both variants.
+    shared = {
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(config_lib.ExportConfig)
+        if field.name not in ("workdir", "export")
+    }
     return config_lib.replace(
-        cifar_convnet.Config(),
-        **overrides,
-        seed=config.seed,
-        data_dir=config.data_dir,
-        workdir=str(workdir),
-        export=export,
-        export_dir=config.export_dir,
-        tensorboard=config.tensorboard,
-        jit_compile=config.jit_compile,
-        mixed_precision=config.mixed_precision,
+        cifar_convnet.Config(), **overrides, **shared, workdir=str(workdir), export=export
     )
 
 
@@ -91,14 +88,14 @@ def main(config: Config) -> dict:
     accuracy, cost, summary = {}, {}, {}
     for label, run_dir in run_dirs.items():
         metrics = run_dir / "metrics.jsonl"
-        accuracy[label] = visualization.read_metric_curve(metrics, "validation", "accuracy")
-        cost[label] = visualization.read_metric_curve(metrics, "train", "cost")
+        accuracy[label] = records.metric_curve(metrics, "validation", "accuracy")
+        cost[label] = records.metric_curve(metrics, "train", "cost")
         # Both curves in this run's TensorBoard and metrics.jsonl, overlaid as two splits.
         split = label.replace(" ", "_")
         for step, value in zip(*accuracy[label], strict=True):
             run_log.scalars(int(step), split, validation_accuracy=float(value))
         results = json.loads((run_dir / "results.json").read_text())
-        steps = visualization.steps_to_threshold(*accuracy[label], config.threshold)
+        steps = curves.steps_to_threshold(*accuracy[label], config.threshold)
         summary[label] = {
             "run": str(run_dir),
             "steps_to_threshold": steps,
@@ -113,7 +110,7 @@ def main(config: Config) -> dict:
             f"{label}: validation accuracy {config.threshold:.0%} at {reached}; "
             f"test accuracy {results['test_accuracy']:.4f} after {results['steps']} steps"
         )
-    visualization.plot_bn_comparison(
+    curves.plot_bn_comparison(
         accuracy,
         run_log.figure_path("fig5_17_bn_comparison"),
         threshold=config.threshold,

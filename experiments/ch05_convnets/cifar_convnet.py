@@ -30,10 +30,10 @@ import keras
 import numpy as np
 
 from fdl_tf2 import config as config_lib
-from fdl_tf2 import visualization
 from fdl_tf2.data import cifar10
 from fdl_tf2.models import convnet
-from fdl_tf2.training import runs, schedules, supervised
+from fdl_tf2.training import classifier, runs, schedules
+from fdl_tf2.viz import embeddings, filters
 
 EXPERIMENT_ID = "ch05.cifar_convnet"
 
@@ -50,7 +50,7 @@ _BOOK_BATCH_REPEATS = 100  # Random batches drawn to show that number's spread.
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config_lib.RunConfig):
+class Config(config_lib.ExportConfig):
     """Defaults are the "book" preset (the repository's `convnet_cifar.py`, no BN)."""
 
     batch_norm: str = "none"  # "none", "keras" (BatchNormalization) or "book" (from scratch).
@@ -111,11 +111,11 @@ def _figures(config: Config, data, model, context: runs.RunContext, step: int) -
     """Figs. 5.18 and 5.19 and the book-style accuracy of the trained model."""
     run_log = context.run_log
     kernel = model.get_layer("conv_1").kernel.numpy()  # (5, 5, 3, 64)
-    visualization.plot_filter_grid(
+    filters.plot_filter_grid(
         kernel, run_log.figure_path("fig5_18_filters"), title="First-layer filters (conv_1)"
     )
     run_log.images(
-        step, "filters", visualization.filters_for_summary(kernel), max_outputs=kernel.shape[-1]
+        step, "filters", filters.filters_for_summary(kernel), max_outputs=kernel.shape[-1]
     )
 
     images, labels = data.splits["test"]
@@ -123,16 +123,16 @@ def _figures(config: Config, data, model, context: runs.RunContext, step: int) -
     features = convnet.feature_extractor(model).predict(
         data.preprocess_inputs(images[:count]), batch_size=1000, verbose=0
     )
-    points = visualization.tsne_embedding(features, seed=config.seed, num_threads=1)
-    agreement = visualization.knn_class_agreement(points, labels[:count], k=config.tsne_neighbors)
+    points = embeddings.tsne_embedding(features, seed=config.seed, num_threads=1)
+    agreement = embeddings.knn_class_agreement(points, labels[:count], k=config.tsne_neighbors)
     names = cifar10.label_names(config.data_dir) if config.dataset == "cifar10" else None
     names = names or tuple(str(label) for label in range(convnet.NUM_CLASSES))
     title = f"t-SNE of fc_2 features, {count} test images ({config.tsne_neighbors}-NN agreement"
     title += f" {agreement:.1%})"
-    visualization.plot_tsne_scatter(
+    embeddings.plot_tsne_scatter(
         points, labels[:count], names, run_log.figure_path("fig5_19_tsne_scatter"), title=title
     )
-    visualization.plot_tsne_mosaic(
+    embeddings.plot_tsne_mosaic(
         points, images[:count], run_log.figure_path("fig5_19_tsne_mosaic"), title=title
     )
     run_log.print(
@@ -159,9 +159,8 @@ def main(config: Config) -> dict:
         augment=cifar10.BOOK_AUGMENT if config.augment else None,
         data_dir=config.data_dir,
     )
-    total_steps = config.epochs * (data.num_examples("train") // config.batch_size)
     model_name = "cifar_convnet" if config.batch_norm == "none" else "cifar_convnet_bn"
-    return supervised.run_classifier(
+    return classifier.run_classifier(
         config,
         experiment_id=EXPERIMENT_ID,
         model_name=model_name,
@@ -171,7 +170,7 @@ def main(config: Config) -> dict:
             output_relu=config.output_relu,
             seed=config.seed,
         ),
-        build_optimizer=lambda: keras.optimizers.Adam(
+        build_optimizer=lambda total_steps: keras.optimizers.Adam(
             schedules.learning_rate(config.lr_schedule, config.learning_rate, total_steps)
         ),
         data=data,

@@ -26,17 +26,14 @@ Figures:
 import dataclasses
 
 import keras
-import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")  # Files only; never a window.
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import patches  # noqa: E402
-
-from fdl_tf2 import config as config_lib  # noqa: E402
-from fdl_tf2 import convolution  # noqa: E402
-from fdl_tf2.data import cifar10  # noqa: E402
-from fdl_tf2.training import figures, runs  # noqa: E402
+from fdl_tf2 import config as config_lib
+from fdl_tf2.data import cifar10
+from fdl_tf2.foundations import convolution
+from fdl_tf2.training import runs
+from fdl_tf2.viz import convolution as convolution_figures
+from fdl_tf2.viz import samples
 
 EXPERIMENT_ID = "ch05.conv_basics"
 
@@ -103,6 +100,7 @@ CONFIGS = {
     "smoke": dict(dataset="synthetic"),  # Seconds, no files; used by tests.
     "book": dict(),
     "cpu": dict(),  # Seconds already.
+    "quick": dict(),  # `make ch05`: the same.
 }
 
 
@@ -185,211 +183,6 @@ def _format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-# --- Figures --------------------------------------------------------------------------------
-
-
-def _plot_feature_maps(image: np.ndarray, maps: np.ndarray, found: np.ndarray, path) -> None:
-    figure = plt.figure(figsize=(15, 7.5))
-    grid = figure.add_gridspec(
-        2, 5, width_ratios=(1.6, 1, 1, 0.06, 1), wspace=0.25, hspace=0.25, left=0.02, right=0.98
-    )
-    image_axis = figure.add_subplot(grid[:, 0])
-    image_axis.imshow(image, cmap="gray_r", vmin=0, vmax=1)
-    image_axis.set_title(f"Fig. 5.5: binary input image\n{image.shape[0]}x{image.shape[1]}")
-    limit = convolution.LINE_MATCH_RESPONSE
-    kernels = (convolution.VERTICAL_LINE_KERNEL, convolution.HORIZONTAL_LINE_KERNEL)
-    axes = [image_axis]
-    for row, (label, kernel) in enumerate(zip(("Vertical", "Horizontal"), kernels, strict=True)):
-        kernel_axis = figure.add_subplot(grid[row, 1])
-        kernel_axis.imshow(kernel, cmap="RdBu_r", vmin=-4, vmax=4)
-        for (i, j), value in np.ndenumerate(kernel):
-            kernel_axis.text(j, i, f"{value:+.0f}", ha="center", va="center", fontsize=16)
-        kernel_axis.set_title(f"{label} line detector\n(3x3 filter)")
-        map_axis = figure.add_subplot(grid[row, 2])
-        shown = map_axis.imshow(maps[..., row], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        map_axis.set_title(f"{label} feature map\n(Conv2D output)")
-        figure.colorbar(shown, cax=figure.add_subplot(grid[row, 3]))
-        found_axis = figure.add_subplot(grid[row, 4])
-        # Found pixels black over the input in light grey, so misses would show.
-        found_axis.imshow(np.maximum(0.2 * image, found[..., row]), cmap="gray_r", vmin=0, vmax=1)
-        found_axis.set_title(
-            f"{label} lines found: response > {convolution.LINE_DETECTION_THRESHOLD:g}\n"
-            "(black; the input in grey)"
-        )
-        axes += [kernel_axis, map_axis, found_axis]
-    for axis in axes:
-        axis.set_xticks([])
-        axis.set_yticks([])
-    figure.suptitle(
-        "Figs. 5.5-5.6: two fixed filters in Conv2D(2, 3, use_bias=False, padding='same'); "
-        "the diagonal stroke excites neither",
-        fontsize=13,
-    )
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
-
-
-def _number_grid(axis, values, *, title, cmap="RdBu_r", limit=None, padding=0) -> None:
-    """Draws a 2-D array as a grid of cells showing their values.
-
-    Cells are coloured by value on `cmap` in [-limit, limit] (white when `limit` is None);
-    the `padding` outer rings are hatched grey.
-    """
-    if limit is None:
-        axis.imshow(np.zeros(values.shape), cmap="Greys", vmin=0, vmax=1)
-    else:
-        axis.imshow(values, cmap=cmap, vmin=-limit, vmax=limit)
-    rows, columns = values.shape
-    for (i, j), value in np.ndenumerate(values):
-        if padding and not (padding <= i < rows - padding and padding <= j < columns - padding):
-            axis.add_patch(
-                patches.Rectangle(
-                    (j - 0.5, i - 0.5), 1, 1, facecolor="0.88", hatch="//", ec="0.7", lw=0
-                )
-            )
-        axis.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=12)
-    axis.set_xticks(np.arange(columns + 1) - 0.5, minor=True)
-    axis.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
-    axis.grid(which="minor", color="0.45", lw=0.7)
-    axis.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-    axis.set_title(title, fontsize=11)
-
-
-def _plot_fig_5_11(inputs, kernel, bias, outputs, path) -> None:
-    padded = np.pad(inputs, ((1, 1), (1, 1), (0, 0)))  # (7, 7, 3).
-    # Rows: input, W0, W1, output; their heights follow the grid sizes so all cells match.
-    figure = plt.figure(figsize=(12, 12.5))
-    grid = figure.add_gridspec(4, 3, height_ratios=(7, 3, 3, 3), hspace=0.35, wspace=0.1, top=0.9)
-    window_colors = ("tab:red", "tab:blue")  # Output (0, 0) as in Fig. 5.11, (0, 1) Fig. 5.12.
-    row_labels = (
-        "input volume\n5x5x3, p = 1\n(padding\nhatched)",
-        f"filter W0\n3x3x3\nbias b0 = {bias[0]:.0f}",
-        f"filter W1\n3x3x3\nbias b1 = {bias[1]:.0f}",
-        "output\nvolume\n3x3x2",
-    )
-    for depth in range(3):
-        axis = figure.add_subplot(grid[0, depth])
-        _number_grid(axis, padded[..., depth], title=f"x[:, :, {depth}]", padding=1)
-        for column, color in enumerate(window_colors):
-            corner = (2 * column - 0.5, -0.5)  # Stride 2: windows start at columns 0 and 2.
-            axis.add_patch(patches.Rectangle(corner, 3, 3, fill=False, ec=color, lw=3))
-        if depth == 0:
-            axis.set_ylabel(row_labels[0], rotation=0, ha="right", va="center", fontsize=12)
-        for filter_index in range(2):
-            axis = figure.add_subplot(grid[1 + filter_index, depth])
-            _number_grid(
-                axis,
-                kernel[:, :, depth, filter_index],
-                title=f"W{filter_index}[:, :, {depth}]",
-                limit=3,
-            )
-            if depth == 0:
-                axis.set_ylabel(
-                    row_labels[1 + filter_index], rotation=0, ha="right", va="center", fontsize=12
-                )
-    for filter_index in range(2):
-        axis = figure.add_subplot(grid[3, filter_index])
-        _number_grid(axis, outputs[..., filter_index], title=f"o[:, :, {filter_index}]")
-        if filter_index == 0:
-            axis.set_ylabel(row_labels[3], rotation=0, ha="right", va="center", fontsize=12)
-            for column, color in enumerate(window_colors):
-                axis.add_patch(
-                    patches.Rectangle((column - 0.5, -0.5), 1, 1, fill=False, ec=color, lw=3)
-                )
-    text_axis = figure.add_subplot(grid[3, 2])
-    text_axis.axis("off")
-    for column, color in enumerate(window_colors):
-        window = padded[0:3, 2 * column : 2 * column + 3]  # (3, 3, 3).
-        products = float(np.sum(window * kernel[..., 0]))
-        figure_number = "5.11" if column == 0 else "5.12"
-        text_axis.text(
-            0.0,
-            0.95 - 0.5 * column,
-            f"Fig. {figure_number}: o[0, {column}, 0]\n= sum(window * W0) + b0\n"
-            f"= {products:.0f} + {bias[0]:.0f} = {outputs[0, column, 0]:.0f}",
-            color=color,
-            fontsize=12,
-            va="top",
-            transform=text_axis.transAxes,
-        )
-    figure.suptitle(
-        "Figs. 5.11-5.12: 5x5x3 input, zero padding 1, two 3x3x3 filters, stride 2, linear\n"
-        f"-> 3x3x2 output; {convolution.conv_parameter_count(3, 3, 2)} parameters "
-        "(2 x 27 weights + 2 biases)",
-        fontsize=13,
-    )
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
-
-
-def _sample_grid(images, labels, per_class: int) -> np.ndarray:
-    """The first `per_class` images of each class: `(10, per_class, 32, 32, 3)`."""
-    rows = []
-    for label in range(cifar10.NUM_CLASSES):
-        (indices,) = np.nonzero(labels == label)
-        if len(indices) < per_class:
-            raise ValueError(f"Class {label} has {len(indices)} images, fewer than {per_class}.")
-        rows.append(images[indices[:per_class]])
-    return np.stack(rows)
-
-
-def _plot_cifar_samples(grid: np.ndarray, names, source: str, path) -> None:
-    num_classes, per_class = grid.shape[:2]
-    figure, axes = plt.subplots(
-        num_classes, per_class, figsize=(1.2 * per_class + 1.4, 1.2 * num_classes)
-    )
-    for row in range(num_classes):
-        for column in range(per_class):
-            axis = axes[row, column]
-            axis.imshow(grid[row, column], interpolation="nearest")
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if row == DOG:
-                for spine in axis.spines.values():
-                    spine.set_edgecolor("tab:red")
-                    spine.set_linewidth(2)
-        axes[row, 0].set_ylabel(
-            names[row], rotation=0, ha="right", va="center", fontsize=11, labelpad=8
-        )
-    figure.suptitle(f"Fig. 5.16: CIFAR-10 training images, 32x32x3 ({source}); dog row in red")
-    figures.save_figure(figure, path)
-
-
-def _plot_pooling(image, pooled, rows, columns, ratio: float, path) -> None:
-    figure, axes = plt.subplots(1, 5, figsize=(20, 4.6))
-    panels = [
-        (image, f"input {image.shape[0]}x{image.shape[1]}"),
-        (
-            pooled["2x2/2"],
-            f"max pool 2x2, stride 2: {pooled['2x2/2'].shape[0]}x{pooled['2x2/2'].shape[1]}",
-        ),
-        (
-            pooled["3x3/2"],
-            f"max pool 3x3, stride 2: {pooled['3x3/2'].shape[0]}x{pooled['3x3/2'].shape[1]}",
-        ),
-        (image, f"fractional regions (alpha = {ratio:.3f}), shaded"),
-        (
-            pooled["fractional"],
-            f"fractional max pool: {pooled['fractional'].shape[0]}x{pooled['fractional'].shape[1]}",
-        ),
-    ]
-    for axis, (picture, title) in zip(axes, panels, strict=True):
-        axis.imshow(np.clip(picture, 0, 255).astype(np.uint8), interpolation="nearest")
-        axis.set_title(title, fontsize=11)
-        axis.set_xticks([])
-        axis.set_yticks([])
-    # Alternate pooling regions shaded dark and light: 1- and 2-pixel regions show up.
-    region_rows = np.searchsorted(rows, np.arange(image.shape[0]), side="right") - 1
-    region_columns = np.searchsorted(columns, np.arange(image.shape[1]), side="right") - 1
-    checkerboard = (region_rows[:, None] + region_columns[None, :]) % 2  # (h, w).
-    axes[3].imshow(checkerboard, cmap="gray", vmin=0, vmax=1, alpha=0.45, interpolation="nearest")
-    figure.suptitle(
-        "Max pooling (the book's 2x2/2 and 3x3/2 variants) and fractional max pooling "
-        "(regions of 1 or 2 pixels at pseudo-random places)"
-    )
-    figures.save_figure(figure, path)
-
-
 # --- Run ------------------------------------------------------------------------------------
 
 
@@ -429,7 +222,9 @@ def main(config: Config) -> dict:
         f"Fig. 5.11 layer: output {outputs.shape}, {model.count_params()} parameters, "
         f"max |Keras - NumPy loop| = {fig_5_11_error:g}"
     )
-    _plot_fig_5_11(inputs, kernel, bias, outputs, run_log.figure_path(FIGURES[1]))
+    convolution_figures.plot_conv_example(
+        inputs, kernel, bias, outputs, run_log.figure_path(FIGURES[1])
+    )
 
     # --- Line detectors, Figs. 5.5-5.6 (C5-2) ---
     drawing = convolution.line_drawing(config.line_image_size)
@@ -440,14 +235,16 @@ def main(config: Config) -> dict:
         f"{int(found[..., 0].sum())} pixels on vertical lines and {int(found[..., 1].sum())} "
         f"on horizontal lines found (response > {convolution.LINE_DETECTION_THRESHOLD:g})"
     )
-    _plot_feature_maps(drawing, maps, found, run_log.figure_path(FIGURES[0]))
+    convolution_figures.plot_feature_maps(drawing, maps, found, run_log.figure_path(FIGURES[0]))
 
     # --- CIFAR-10 samples, Fig. 5.16 ---
     images, labels = cifar10.load_arrays("train", dataset=config.dataset, data_dir=config.data_dir)
     names = cifar10.label_names(config.data_dir)
-    grid = _sample_grid(images, labels, config.samples_per_class)
+    grid = samples.class_grid(images, labels, config.samples_per_class, cifar10.NUM_CLASSES)
     source = "offline copy" if config.dataset == "cifar10" else f"{config.dataset}, not real"
-    _plot_cifar_samples(grid, names, source, run_log.figure_path(FIGURES[2]))
+    samples.plot_cifar_samples(
+        grid, names, source, run_log.figure_path(FIGURES[2]), highlight_row=DOG
+    )
 
     # --- Pooling (§2.3, C5-3) ---
     (dogs,) = np.nonzero(labels == DOG)
@@ -464,7 +261,9 @@ def main(config: Config) -> dict:
     pooled["fractional"] = fractional[0]
     pooled_sizes = {name: list(value.shape) for name, value in pooled.items()}
     run_log.print(f"Pooling the 32x32x3 dog: {pooled_sizes}")
-    _plot_pooling(dog, pooled, rows, columns, config.pooling_ratio, run_log.figure_path(FIGURES[3]))
+    convolution_figures.plot_pooling(
+        dog, pooled, rows, columns, config.pooling_ratio, run_log.figure_path(FIGURES[3])
+    )
 
     # --- Other domains (C5-11) ---
     video_shapes = convolution.video_conv3d_shapes()
@@ -473,7 +272,7 @@ def main(config: Config) -> dict:
     for name, (shape_in, shape_out) in spectrogram_shapes.items():
         run_log.print(f"{name} on a spectrogram: {shape_in} -> {shape_out}")
 
-    tiled = grid.transpose(0, 2, 1, 3, 4).reshape(grid.shape[0] * 32, -1, 3)  # (10*32, n*32, 3).
+    tiled = samples.tile_grid(grid)  # (10 * 32, samples_per_class * 32, 3).
     run_log.images(0, "cifar10_samples", tiled[None], max_outputs=1)
     normalised = (maps + convolution.LINE_MATCH_RESPONSE) / (2 * convolution.LINE_MATCH_RESPONSE)
     run_log.images(0, "line_feature_maps", normalised.transpose(2, 0, 1)[..., None], max_outputs=2)
@@ -506,7 +305,7 @@ def main(config: Config) -> dict:
                 for name, shapes in spectrogram_shapes.items()
             },
             "dataset": config.dataset,
-            "cifar10_files": cifar10.files_read(config.data_dir, dataset=config.dataset),
+            "cifar10_files": cifar10.files_read(dataset=config.dataset, data_dir=config.data_dir),
         },
     )
 

@@ -19,7 +19,7 @@ import keras
 from fdl_tf2 import config as config_lib
 from fdl_tf2.data import mnist
 from fdl_tf2.models import convnet
-from fdl_tf2.training import schedules, supervised
+from fdl_tf2.training import classifier, schedules
 
 EXPERIMENT_ID = "ch05.mnist_convnet"
 
@@ -28,7 +28,7 @@ TRAINS_CLASSIFIER = True  # Exports a classifier; the smoke tests check export a
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config_lib.RunConfig):
+class Config(config_lib.ExportConfig):
     """Defaults are the "book" preset (the repository's `convnet_mnist.py`)."""
 
     learning_rate: float = 1e-4  # Adam, other settings at their defaults.
@@ -60,15 +60,14 @@ def main(config: Config) -> dict:
         num_train_examples=config.train_subset,
         data_dir=config.data_dir,
     )
-    total_steps = config.epochs * (data.num_examples("train") // config.batch_size)
-    return supervised.run_classifier(
+    return classifier.run_classifier(
         config,
         experiment_id=EXPERIMENT_ID,
         model_name="mnist_convnet",
         build_model=lambda: convnet.build_mnist_convnet(
             dropout_rate=config.dropout_rate, output_relu=config.output_relu, seed=config.seed
         ),
-        build_optimizer=lambda: keras.optimizers.Adam(
+        build_optimizer=lambda total_steps: keras.optimizers.Adam(
             schedules.learning_rate(config.lr_schedule, config.learning_rate, total_steps)
         ),
         data=data,

@@ -354,13 +354,20 @@ def load_arrays(
 
 
 def files_read(
-    data_dir: str | os.PathLike | None = None, *, dataset: str = DATASET
+    *, dataset: str = DATASET, data_dir: str | os.PathLike | None = None
 ) -> dict[str, str]:
     """`{file name: sha256}` of the copy a run reads (for results.json provenance).
 
     Names are relative to `<data root>/cifar10/`: the three offline-copy files, or
     `cifar-10-batches-bin/*` for the canonical binaries (plus the archive when it is present).
     Call it after loading, which is what downloads and extracts the canonical copy.
+
+    Args:
+      dataset: "cifar10", or "synthetic" (no files: `{}`).
+      data_dir: dataset root override.
+
+    Returns:
+      The file names and their SHA-256.
 
     Raises:
       download.DatasetNotFoundError: neither layout is present.
@@ -405,78 +412,6 @@ def label_names(data_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
                 )
             return names
     return LABEL_NAMES
-
-
-def preprocess_fn(one_hot: bool = False) -> pipeline.Preprocess:
-    """Maps uint8 image batches to float32 in [0, 1] and labels to int32 (or one-hot float32).
-
-    The returned function takes uint8 images `(batch, 32, 32, 3)` and uint8 labels `(batch,)`
-    and returns float32 images `(batch, 32, 32, 3)` and int32 labels `(batch,)`, or float32
-    labels `(batch, 10)` when `one_hot`.
-    """
-
-    def preprocess(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        images = tf.cast(images, tf.float32) / 255.0
-        labels = tf.cast(labels, tf.int32)
-        if one_hot:
-            labels = tf.one_hot(labels, NUM_CLASSES, dtype=tf.float32)
-        return images, labels
-
-    return preprocess
-
-
-def make_dataset(
-    split: str,
-    *,
-    batch_size: int,
-    training: bool,
-    dataset: str = DATASET,
-    one_hot: bool = False,
-    seed: int = 0,
-    epoch: int = 0,
-    num_examples: int = 0,
-    data_dir: str | os.PathLike | None = None,
-) -> tf.data.Dataset:
-    """One epoch of `(images, labels)` batches of a split.
-
-    Args:
-      split: "train" or "test".
-      batch_size: examples per batch.
-      training: shuffle with the `(seed, epoch)` permutation and drop the partial last batch.
-      dataset: "cifar10" or "synthetic" (no files; for tests).
-      one_hot: labels as float32 `(batch, 10)` instead of int32 `(batch,)`.
-      seed, epoch: key of the training order (see `pipeline.epoch_permutation`).
-      num_examples: use only the first N examples of the split (0 = all), for quick runs.
-      data_dir: dataset root override.
-
-    Returns:
-      A dataset of float32 images `(batch, 32, 32, 3)` in [0, 1] and labels as above.
-    """
-    images, labels = load_arrays(split, dataset=dataset, data_dir=data_dir)
-    if num_examples:
-        images, labels = images[:num_examples], labels[:num_examples]
-    return pipeline.batched(
-        images,
-        labels,
-        batch_size=batch_size,
-        training=training,
-        preprocess=preprocess_fn(one_hot),
-        seed=seed,
-        epoch=epoch,
-    )
-
-
-def element_spec(
-    batch_size: int | None, one_hot: bool = False
-) -> tuple[tf.TensorSpec, tf.TensorSpec]:
-    """The `element_spec` of `make_dataset` (batch dimension None for evaluation splits)."""
-    label_spec = (
-        tf.TensorSpec((batch_size, NUM_CLASSES), tf.float32)
-        if one_hot
-        else tf.TensorSpec((batch_size,), tf.int32)
-    )
-    image_spec = tf.TensorSpec((batch_size, IMAGE_SIZE, IMAGE_SIZE, NUM_CHANNELS), tf.float32)
-    return image_spec, label_spec
 
 
 BOOK_AUGMENT = image_augment.AugmentOptions()
@@ -530,6 +465,6 @@ def classification_data(
         preprocess_inputs=lambda batch: image_augment.center_crop_and_standardize(batch, crop_size),
         preprocess_targets=lambda batch: tf.cast(batch, tf.int32),
         serving_spec=SERVING_SPEC,
-        files=files_read(data_dir, dataset=dataset),
+        files=files_read(dataset=dataset, data_dir=data_dir),
         augment_inputs=distort if augment is not None else None,
     )

@@ -182,8 +182,22 @@ def load_arrays(
     return _load_splits(dataset, str(paths.data_dir(data_dir)))[split]
 
 
-def files_read(dataset: str = "mnist", data_dir=None) -> dict[str, str]:
-    """`{file name: sha256}` of the files a run reads (for results.json provenance)."""
+def files_read(
+    *, dataset: str = "mnist", data_dir: str | os.PathLike | None = None
+) -> dict[str, str]:
+    """`{file name: sha256}` of the files a run reads (for results.json provenance).
+
+    Args:
+      dataset: "mnist", "fashion_mnist" or "synthetic" (no files: `{}`).
+      data_dir: dataset root override.
+
+    Returns:
+      The four IDX file names under `<data root>/<dataset>/` and their SHA-256.
+
+    Raises:
+      FileNotFoundError: a file is missing (`load_arrays` first, which names what is missing).
+      download.ChecksumError: a file is corrupt.
+    """
     _check_dataset_name(dataset)
     if dataset == "synthetic":
         return {}
@@ -255,56 +269,5 @@ def classification_data(
         preprocess_inputs=preprocess_images_fn(view),
         preprocess_targets=preprocess_labels_fn(False),
         serving_spec=SERVING_SPEC,
-        files=files_read(dataset, data_dir),
+        files=files_read(dataset=dataset, data_dir=data_dir),
     )
-
-
-def make_dataset(
-    split: str,
-    *,
-    batch_size: int,
-    training: bool,
-    dataset: str = "mnist",
-    view: str = "flat",
-    one_hot: bool = False,
-    seed: int = 0,
-    epoch: int = 0,
-    num_examples: int = 0,
-    data_dir: str | os.PathLike | None = None,
-) -> tf.data.Dataset:
-    """One epoch of `(images, labels)` batches of a split.
-
-    Args:
-      split: "train", "validation" or "test".
-      batch_size: examples per batch.
-      training: shuffle with the `(seed, epoch)` permutation and drop the partial last batch.
-      dataset: "mnist", "fashion_mnist" or "synthetic" (no files; for tests).
-      view: "flat" -> images `(batch, 784)`; "image" -> `(batch, 28, 28, 1)`; float32 in [0, 1].
-      one_hot: labels as float32 `(batch, 10)` instead of int32 `(batch,)`.
-      seed, epoch: key of the training order (see `pipeline.epoch_permutation`).
-      num_examples: use only the first N examples of the split (0 = all), for quick runs.
-      data_dir: dataset root override.
-    """
-    images, labels = load_arrays(split, dataset=dataset, data_dir=data_dir)
-    if num_examples:
-        images, labels = images[:num_examples], labels[:num_examples]
-    return pipeline.batched(
-        images,
-        labels,
-        batch_size=batch_size,
-        training=training,
-        preprocess=preprocess_fn(view, one_hot),
-        seed=seed,
-        epoch=epoch,
-    )
-
-
-def element_spec(batch_size: int | None, view: str = "flat", one_hot: bool = False):
-    """The `element_spec` of `make_dataset` (batch dimension None for evaluation splits)."""
-    image_shape = (IMAGE_SIZE * IMAGE_SIZE,) if view == "flat" else (IMAGE_SIZE, IMAGE_SIZE, 1)
-    label_spec = (
-        tf.TensorSpec((batch_size, NUM_CLASSES), tf.float32)
-        if one_hot
-        else tf.TensorSpec((batch_size,), tf.int32)
-    )
-    return tf.TensorSpec((batch_size, *image_shape), tf.float32), label_spec

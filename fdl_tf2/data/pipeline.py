@@ -38,6 +38,33 @@ def batch_key(seed: int, epoch: int | tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
     return tf.random.experimental.stateless_fold_in(key, tf.cast(batch, tf.int64))
 
 
+_NO_LAST_EPOCH = 2**62  # Epoch streams end only when the loop stops reading.
+
+
+def epoch_stream(
+    epoch_batches: Callable[[tf.Tensor], tf.data.Dataset], steps_per_epoch: int
+) -> Callable[[int], tf.data.Dataset]:
+    """`start_step -> the batches of steps start_step, start_step + 1, ...` over epochs.
+
+    Args:
+      epoch_batches: `epoch -> that epoch's batches` (a scalar int64 tensor in, exactly
+        `steps_per_epoch` batches out), a pure function of the epoch and fixed seeds.
+      steps_per_epoch: batches per epoch.
+
+    The epochs follow each other inside tf.data (`flat_map`), so one iterator serves the whole
+    run; a resumed run starts in the middle of an epoch by skipping the batches already seen.
+    """
+    if steps_per_epoch <= 0:
+        raise ValueError(f"steps_per_epoch must be positive, got {steps_per_epoch}.")
+
+    def batches(start_step: int) -> tf.data.Dataset:
+        start_epoch, offset = divmod(int(start_step), steps_per_epoch)
+        epochs = tf.data.Dataset.range(start_epoch, _NO_LAST_EPOCH)
+        return epochs.flat_map(epoch_batches).skip(offset)
+
+    return batches
+
+
 def batched(
     inputs: np.ndarray | tf.Tensor,
     targets: np.ndarray | tf.Tensor,
@@ -152,7 +179,17 @@ class ClassificationData:
         )
 
     def train_epochs(self, *, batch_size: int, seed: int) -> Callable[[int], tf.data.Dataset]:
-        """`epoch -> that epoch's shuffled training batches` (what `loop.train` consumes)."""
+        """`epoch -> that epoch's shuffled training batches`."""
         return lambda epoch: self.dataset(
             "train", batch_size=batch_size, training=True, seed=seed, epoch=epoch
+        )
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        """Full training batches per epoch (the last partial batch is dropped)."""
+        return self.num_examples("train") // batch_size
+
+    def train_stream(self, *, batch_size: int, seed: int) -> Callable[[int], tf.data.Dataset]:
+        """`start_step -> training batches from that step on` (what `loop.train` consumes)."""
+        return epoch_stream(
+            self.train_epochs(batch_size=batch_size, seed=seed), self.steps_per_epoch(batch_size)
         )

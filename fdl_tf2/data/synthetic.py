@@ -1,6 +1,8 @@
-"""Synthetic stand-ins with the same shapes, dtypes and `element_spec` as the real readers.
+"""Synthetic stand-ins with the same array shapes and dtypes as the real readers' splits.
 
-They let unit and smoke tests run in seconds and without any dataset on disk. The tasks are
+`mnist.load_arrays(..., dataset="synthetic")` and `cifar10.load_arrays(..., dataset=
+"synthetic")` return these, so every loader built on them (`classification_data`) and every
+experiment's "smoke" preset runs in seconds and without any dataset on disk. The tasks are
 easy but not trivial: each class is a fixed random prototype plus per-example noise, so a
 linear model learns them within an epoch.
 """

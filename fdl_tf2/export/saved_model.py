@@ -1,12 +1,22 @@
-"""SavedModel export in the TF Serving layout, with preprocessing in the graph, self-verified.
+"""SavedModel export in the TF Serving layout: any endpoints, each verified in a fresh process.
 
     saved_models/<model_name>/<version>/   saved_model.pb, variables/, assets/
-    saved_models/<model_name>/README.md    signature, outputs, metric of each version
+    saved_models/<model_name>/README.md    signatures, and the facts of each version
+    saved_models/<model_name>/versions.json
 
-The `serving_default` signature of a classifier takes raw uint8 pixels and returns
-`probabilities` (float32, `(batch, classes)`) and `class_ids` (int64, `(batch,)`), so a client
-needs no knowledge of the model's normalisation. `export_classifier` reloads the export in a
-fresh Python process and checks its outputs against the in-memory model before returning.
+    path = export("mnist_mlp",
+                  endpoints={"serving_default": classifier_endpoint(model, preprocess, spec)},
+                  samples={"serving_default": (raw_images,)}, track=[model], facts={...})
+
+An endpoint is `(function, input_signature)`: a function of raw client inputs (pixels,
+strings, frames) returning a dict of named tensors, and one named `tf.TensorSpec` per
+argument. A model with several endpoints (an autoencoder's `encode` and `decode`) passes
+them all. Before a version becomes visible, every endpoint is checked:
+- a fresh Python process reloads the export and reproduces the in-memory outputs on `samples`;
+- the same process sends each input a wrong dtype and a wrong rank, which must be refused;
+- `saved_model_cli show --all` lists every signature and input.
+Loaded signatures do not check shapes themselves, so each endpoint checks its inputs with
+`tf.ensure_shape` in the graph. Versions are never overwritten.
 """
 
 import json
@@ -16,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +35,10 @@ import numpy as np
 import tensorflow as tf
 
 SIGNATURE_KEY = "serving_default"
-INPUT_NAME = "images"
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Endpoint = tuple[Callable[..., Mapping[str, tf.Tensor]], Sequence[tf.TensorSpec]]
+"""`(function of the raw inputs -> {output name: tensor}, one named TensorSpec per input)`."""
 
 
 class ExportVerificationError(RuntimeError):
@@ -39,65 +51,92 @@ def next_version(model_dir: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def classifier_serving_fn(
+def classifier_endpoint(
     model: keras.Model,
     preprocess: Callable[[tf.Tensor], tf.Tensor],
-    input_spec: tf.TensorSpec | None = None,
-) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    input_spec: tf.TensorSpec,
+    input_name: str = "images",
+) -> Endpoint:
     """`images -> {"probabilities", "class_ids"}` with `preprocess` applied in the graph.
 
-    Loaded signatures do not check the rank or shape of what a client sends, so the graph
-    checks it at run time (`tf.ensure_shape`) and answers a wrong shape with an error.
+    Args:
+      model: returns logits `(batch, classes)`.
+      preprocess: raw input -> model input, traced into the signature.
+      input_spec: the raw client input, e.g. uint8 `(None, 28, 28)`.
     """
 
-    def serve(images):
-        if input_spec is not None:
-            images = tf.ensure_shape(images, input_spec.shape)
+    def classify(images):
         logits = tf.cast(model(preprocess(images), training=False), tf.float32)
         return {
             "probabilities": tf.nn.softmax(logits, axis=-1),
             "class_ids": tf.argmax(logits, axis=-1, output_type=tf.int64),
         }
 
-    return serve
+    return classify, [tf.TensorSpec(input_spec.shape, input_spec.dtype, name=input_name)]
 
 
-def export_classifier(
-    model: keras.Model,
+def _checked(function: Callable, specs: Sequence[tf.TensorSpec]) -> Callable:
+    """`function` behind a run-time shape check of every input (loaded signatures lack one)."""
+
+    def endpoint(*inputs):
+        inputs = [tf.ensure_shape(x, spec.shape) for x, spec in zip(inputs, specs, strict=True)]
+        return function(*inputs)
+
+    return endpoint
+
+
+def _validate(endpoints: Mapping[str, Endpoint], samples: Mapping[str, Sequence]) -> None:
+    if not endpoints:
+        raise ValueError("export needs at least one endpoint.")
+    for key, (_, specs) in endpoints.items():
+        names = [spec.name for spec in specs]
+        if not all(names) or len(set(names)) != len(names):
+            raise ValueError(f"Endpoint {key!r}: every input spec needs a unique name: {names}.")
+        if key not in samples:
+            raise ValueError(f"Endpoint {key!r} has no sample inputs to verify it with.")
+        if len(samples[key]) != len(specs):
+            raise ValueError(
+                f"Endpoint {key!r} takes {len(specs)} inputs; got {len(samples[key])} samples."
+            )
+
+
+def export(
+    model_name: str,
     *,
-    name: str,
-    input_spec: tf.TensorSpec,
-    preprocess: Callable[[tf.Tensor], tf.Tensor],
-    sample: np.ndarray,
+    endpoints: Mapping[str, Endpoint],
+    samples: Mapping[str, Sequence[np.ndarray]],
+    track: Sequence[Any] = (),
+    facts: Mapping[str, Any] | None = None,
     export_dir: str | os.PathLike = "saved_models",
     version: int | None = None,
-    description: dict[str, Any] | None = None,
     verify: bool = True,
 ) -> Path:
-    """Exports `model` to `<export_dir>/<name>/<version>/` and verifies the export.
+    """Exports `endpoints` to `<export_dir>/<model_name>/<version>/` and verifies them.
 
     Args:
-      model: a classifier returning logits `(batch, classes)`.
-      name: lower-case snake_case model name, e.g. `mnist_mlp`.
-      input_spec: the raw client input, e.g. `TensorSpec((None, 28, 28), tf.uint8)`.
-      preprocess: raw input -> model input, traced into the signature.
-      sample: a few raw inputs matching `input_spec`, used for verification.
+      model_name: lower-case snake_case, e.g. `mnist_mlp`.
+      endpoints: signature key -> `(function, input_signature)`; the function takes one
+        tensor per spec and returns a dict of tensors. Use `SIGNATURE_KEY` for the default.
+      samples: signature key -> one raw array per input, for verification.
+      track: the Keras models / layers whose variables the functions use.
+      facts: what the README and versions.json record for this version (metric, dataset).
       export_dir: the model repository root.
       version: positive integer; None takes the next free one. Existing versions are never
         overwritten.
-      description: extra facts for the README (metric, dataset, experiment).
-      verify: reload in a fresh process and compare outputs (and run `saved_model_cli`).
+      verify: reload in a fresh process, compare outputs, check that wrong dtypes and ranks
+        are refused, and run `saved_model_cli show`.
 
     Returns:
       The version directory.
 
     Raises:
-      ValueError: a bad name or an existing version.
-      ExportVerificationError: the reloaded model disagrees with the in-memory one.
+      ValueError: a bad name, an existing version, unnamed inputs or missing samples.
+      ExportVerificationError: the reloaded export disagrees with the in-memory functions.
     """
-    if not _NAME_PATTERN.match(name):
-        raise ValueError(f"Model name must be lower-case snake_case; got {name!r}.")
-    model_dir = Path(export_dir) / name
+    if not _NAME_PATTERN.match(model_name):
+        raise ValueError(f"Model name must be lower-case snake_case; got {model_name!r}.")
+    _validate(endpoints, samples)
+    model_dir = Path(export_dir) / model_name
     version = version or next_version(model_dir)
     if version <= 0:
         raise ValueError(f"Version must be a positive integer; got {version}.")
@@ -105,23 +144,34 @@ def export_classifier(
     if path.exists():
         raise ValueError(f"{path} already exists; versions are never overwritten.")
 
-    serve = classifier_serving_fn(model, preprocess, input_spec)
-    spec = tf.TensorSpec(input_spec.shape, input_spec.dtype, name=INPUT_NAME)
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=[spec])
+    for trackable in track:
+        archive.track(trackable)
+    functions = {}
+    for key, (function, specs) in endpoints.items():
+        functions[key] = archive.add_endpoint(key, _checked(function, specs), list(specs))
     model_dir.mkdir(parents=True, exist_ok=True)
     # Write to a temporary folder first: TF Serving must never see a half-written version.
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir))
     try:
         archive.write_out(str(staging), verbose=False)
         if verify:
-            expected = {key: value.numpy() for key, value in serve(tf.constant(sample)).items()}
-            verify_export(staging, sample, expected)
+            expected = {
+                key: {
+                    name: value.numpy()
+                    for name, value in functions[key](*map(tf.constant, samples[key])).items()
+                }
+                for key in endpoints
+            }
+            verify_export(staging, endpoints, samples, expected)
         os.replace(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _write_readme(model_dir, version, input_spec, description or {})
+    outputs = {
+        key: functions[key].get_concrete_function(*specs).structured_outputs
+        for key, (_, specs) in endpoints.items()
+    }
+    _write_readme(model_dir, version, endpoints, outputs, facts or {})
     return path
 
 
@@ -129,32 +179,60 @@ _VERIFY_SCRIPT = """
 import json, sys
 import numpy as np
 import tensorflow as tf
-path, sample_file, out_file = sys.argv[1:4]
+path, plan_file, out_dir = sys.argv[1:4]
+plan = json.load(open(plan_file))
 loaded = tf.saved_model.load(path)
-fn = loaded.signatures["serving_default"]
-sample = np.load(sample_file)
-outputs = {k: v.numpy() for k, v in fn(images=tf.constant(sample)).items()}
-np.savez(out_file, **outputs)
-print(json.dumps({k: [str(t.dtype.name), t.shape.as_list()]
-                  for k, t in fn.structured_outputs.items()}))
+report = {}
+for key, inputs in plan.items():
+    fn = loaded.signatures[key]
+    arrays = {name: np.load(file) for name, file in inputs.items()}
+    tensors = {name: tf.constant(array) for name, array in arrays.items()}
+    outputs = {name: value.numpy() for name, value in fn(**tensors).items()}
+    np.savez(f"{out_dir}/{key}.npz", **outputs)
+    refused = {}
+    for name, array in arrays.items():
+        wrong_dtype = array.astype(np.float64 if array.dtype != np.float64 else np.int32)
+        if array.dtype.kind in "SUO":
+            wrong_dtype = np.zeros(array.shape, np.int32)
+        wrong_rank = array[..., None]
+        for label, bad in (("dtype", wrong_dtype), ("rank", wrong_rank)):
+            try:
+                fn(**{**tensors, name: tf.constant(bad)})
+                refused[f"{name}:{label}"] = False
+            except (TypeError, ValueError, tf.errors.InvalidArgumentError):
+                refused[f"{name}:{label}"] = True
+    report[key] = refused
+print(json.dumps(report))
 """
 
 
-def verify_export(path: Path, sample: np.ndarray, expected: dict[str, np.ndarray]) -> None:
-    """Loads `path` in a fresh process; compares outputs; checks `saved_model_cli show`.
+def verify_export(
+    path: Path,
+    endpoints: Mapping[str, Endpoint],
+    samples: Mapping[str, Sequence[np.ndarray]],
+    expected: Mapping[str, Mapping[str, np.ndarray]],
+) -> None:
+    """Loads `path` in a fresh process and checks every endpoint (see the module doc).
 
-    The two subprocesses run concurrently (each spends most of its time importing TF).
+    The `saved_model_cli` subprocess runs concurrently (each spends most of its time
+    importing TF).
 
     Raises:
       ExportVerificationError: on any mismatch or failure.
     """
     show = _start_show(path)
     with tempfile.TemporaryDirectory() as scratch:
-        sample_file = os.path.join(scratch, "sample.npy")
-        out_file = os.path.join(scratch, "outputs.npz")
-        np.save(sample_file, sample)
+        plan = {}
+        for key, (_, specs) in endpoints.items():
+            plan[key] = {}
+            for spec, array in zip(specs, samples[key], strict=True):
+                file = os.path.join(scratch, f"{key}.{spec.name}.npy")
+                np.save(file, np.asarray(array))
+                plan[key][spec.name] = file
+        plan_file = os.path.join(scratch, "plan.json")
+        Path(plan_file).write_text(json.dumps(plan))
         result = subprocess.run(
-            [sys.executable, "-c", _VERIFY_SCRIPT, str(path), sample_file, out_file],
+            [sys.executable, "-c", _VERIFY_SCRIPT, str(path), plan_file, scratch],
             capture_output=True,
             text=True,
             env=_SUBPROCESS_ENV,
@@ -162,19 +240,30 @@ def verify_export(path: Path, sample: np.ndarray, expected: dict[str, np.ndarray
         if result.returncode != 0:
             show.kill()
             raise ExportVerificationError(f"Reloading {path} failed:\n{result.stderr[-2000:]}")
-        reloaded = dict(np.load(out_file))
+        refused = json.loads(result.stdout.strip().splitlines()[-1])
+        reloaded = {key: dict(np.load(os.path.join(scratch, f"{key}.npz"))) for key in endpoints}
     shown = _finish_show(path, show)
-    for key, value in expected.items():
-        if key not in reloaded:
-            raise ExportVerificationError(f"Reloaded signature lacks output {key!r}.")
-        if value.dtype.kind == "f":
-            close = np.allclose(reloaded[key], value, rtol=1e-5, atol=1e-6)
-        else:
-            close = np.array_equal(reloaded[key], value)
-        if not close:
-            raise ExportVerificationError(f"Output {key!r} of {path} differs after reloading.")
-    if SIGNATURE_KEY not in shown or INPUT_NAME not in shown:
-        raise ExportVerificationError(f"saved_model_cli does not list {SIGNATURE_KEY}:\n{shown}")
+    for key, outputs in expected.items():
+        for name, value in outputs.items():
+            if name not in reloaded[key]:
+                raise ExportVerificationError(f"Reloaded signature {key!r} lacks output {name!r}.")
+            if value.dtype.kind == "f":
+                close = np.allclose(reloaded[key][name], value, rtol=1e-5, atol=1e-6)
+            else:
+                close = np.array_equal(reloaded[key][name], value)
+            if not close:
+                raise ExportVerificationError(
+                    f"Output {name!r} of signature {key!r} of {path} differs after reloading."
+                )
+        accepted = [check for check, ok in refused[key].items() if not ok]
+        if accepted:
+            raise ExportVerificationError(
+                f"Signature {key!r} of {path} accepted wrong inputs: {accepted}."
+            )
+    for key, (_, specs) in endpoints.items():
+        missing = [name for name in (key, *(spec.name for spec in specs)) if name not in shown]
+        if missing:
+            raise ExportVerificationError(f"saved_model_cli does not list {missing}:\n{shown}")
 
 
 _SUBPROCESS_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
@@ -205,27 +294,39 @@ def show_signature(path: str | os.PathLike) -> str:
     return _finish_show(path, _start_show(path))
 
 
+def _describe(spec: tf.TensorSpec) -> str:
+    shape = [None if d is None else int(d) for d in spec.shape]
+    return f"{spec.dtype.name} {shape}"
+
+
 def _write_readme(
-    model_dir: Path, version: int, input_spec: tf.TensorSpec, description: dict[str, Any]
+    model_dir: Path,
+    version: int,
+    endpoints: Mapping[str, Endpoint],
+    outputs: Mapping[str, Mapping[str, tf.Tensor]],
+    facts: Mapping[str, Any],
 ) -> None:
-    shape = [None if d is None else int(d) for d in input_spec.shape]
     history_file = model_dir / "versions.json"
     history = json.loads(history_file.read_text()) if history_file.exists() else {}
-    history[str(version)] = description
+    history[str(version)] = dict(facts)
     history_file.write_text(json.dumps(history, indent=2, sort_keys=True) + "\n")
     rows = "\n".join(
-        f"| {v} | {', '.join(f'{k}: {val}' for k, val in sorted(facts.items()))} |"
-        for v, facts in sorted(history.items(), key=lambda item: int(item[0]))
+        f"| {v} | {', '.join(f'{k}: {val}' for k, val in sorted(entry.items()))} |"
+        for v, entry in sorted(history.items(), key=lambda item: int(item[0]))
     )
-    name = model_dir.name
+    signatures = []
+    for key, (_, specs) in endpoints.items():
+        inputs = ", ".join(f"`{spec.name}`: {_describe(spec)}" for spec in specs)
+        described = ", ".join(
+            f"`{name}`: {_describe(tf.TensorSpec(t.shape, t.dtype))}"
+            for name, t in sorted(outputs[key].items())
+        )
+        signatures.append(f"- `{key}`: inputs {inputs}; outputs {described}.")
     model_dir.joinpath("README.md").write_text(
-        f"# {name}\n\n"
-        "TF Serving model repository entry written by `fdl_tf2.export.saved_model`.\n\n"
-        f"Signature `{SIGNATURE_KEY}`:\n"
-        f"- input `{INPUT_NAME}`: {input_spec.dtype.name} of shape {shape}, raw pixels "
-        "(0-255; normalisation happens inside the graph);\n"
-        "- output `probabilities`: float32 `(batch, classes)`, softmax of the logits;\n"
-        "- output `class_ids`: int64 `(batch,)`, the most probable class.\n\n"
+        f"# {model_dir.name}\n\n"
+        "TF Serving model repository entry written by `fdl_tf2.export.saved_model`. Inputs are\n"
+        "raw (pixels 0-255, strings, frames); preprocessing happens inside the graph.\n\n"
+        "Signatures:\n" + "\n".join(signatures) + "\n\n"
         "| version | facts |\n|---|---|\n"
         f"{rows}\n"
     )

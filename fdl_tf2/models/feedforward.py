@@ -55,7 +55,7 @@ def build_mlp(
     *,
     num_inputs: int = NUM_PIXELS,
     num_classes: int = NUM_CLASSES,
-    book_relu_output: bool = False,
+    output_relu: bool = False,
     kernel_initializer: str | keras.initializers.Initializer | None = None,
     seed: int | None = None,
 ) -> keras.Model:
@@ -64,7 +64,7 @@ def build_mlp(
     Args:
       hidden_units: width of each hidden ReLU layer; the book uses (256, 256).
       num_inputs, num_classes: input and output sizes.
-      book_relu_output: apply ReLU to the logits as the book's `layer()` does for the output
+      output_relu: apply ReLU to the logits as the book's `layer()` does for the output
         scope (line 1466; spec ch01-03 §5.2 item 1). False (the default) keeps them linear.
       kernel_initializer: default is the book's untruncated He normal, N(0, sqrt(2 / fan_in)).
       seed: seed of the default initializer.
@@ -84,7 +84,7 @@ def build_mlp(
         )(hidden)
     logits = keras.layers.Dense(
         num_classes,
-        activation="relu" if book_relu_output else None,
+        activation="relu" if output_relu else None,
         kernel_initializer=kernel_initializer
         or he_normal_untruncated(layer_seed(seed, len(hidden_units) + 1)),
         bias_initializer="zeros",

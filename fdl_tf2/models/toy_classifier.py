@@ -1,4 +1,4 @@
-"""2-D toy classifiers of chapter 2 (the ConvNetJS demos) and their decision-region figures.
+"""2-D toy classifiers of chapter 2 (the ConvNetJS demos) and their decision regions.
 
 Book: chapter 2, "Training Feed-Forward Neural Networks": the overfitting sweeps over hidden
 width and depth (seed lines 731-746, Figs. 2.10 and 2.11) and the L2 sweep (lines 805-810,
@@ -13,23 +13,17 @@ The demo's defaults (tanh, SGD lr 0.01, momentum 0.1, batch 10, l2_decay 0.001) 
 defaults of `train_toy_classifier`, except the learning rate and momentum, which experiments
 raise so the figures converge in seconds. ConvNetJS adds `l2_decay * w` to the gradient summed
 over the minibatch and divides both by the batch size, so its `l2_decay` equals a book lambda of
-`l2_decay / batch_size` on the mean loss used here.
+`l2_decay / batch_size` on the mean loss used here. `decision_regions` gives the predicted
+class on a grid; `fdl_tf2.viz.decision_regions.plot_decision_regions` draws the figures.
 """
 
 import keras
-import matplotlib
 import numpy as np
 import tensorflow as tf
 
 from fdl_tf2.foundations import regularization
 
-matplotlib.use("Agg")  # Files only; never a window.
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-
 NUM_CLASSES = 2
-_REGION_COLORS = ListedColormap(["#f4b6b6", "#b6e3b6"])  # Light red / green, as ConvNetJS.
-_POINT_COLORS = ListedColormap(["#d62728", "#2ca02c"])
 
 
 # --- Decision regions -------------------------------------------------------------------------
@@ -68,56 +62,6 @@ def decision_regions(model: keras.Model, grid_x: np.ndarray, grid_y: np.ndarray)
     points = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1).astype(np.float32)  # (n, 2)
     logits = model(points, training=False)  # One eager call: no per-model tracing.
     return np.argmax(np.asarray(logits), axis=-1).reshape(grid_x.shape)
-
-
-def plot_decision_regions(
-    panels: list[dict], inputs: np.ndarray, labels: np.ndarray, title: str, output
-) -> None:
-    """One panel per setting: predicted regions plus the training points (Figs. 2.10/2.11/2.15).
-
-    Args:
-      panels: dicts with `grid_x`, `grid_y`, `regions` (from `decision_regions`) and `title`.
-      inputs: training points `(num_points, 2)`.
-      labels: their classes `(num_points,)` in {0, 1}.
-      title: the figure's title (cites the book's figure).
-      output: the PNG path.
-    """
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.8), squeeze=False)
-    for axis, panel in zip(axes[0], panels, strict=True):
-        axis.pcolormesh(
-            panel["grid_x"],
-            panel["grid_y"],
-            panel["regions"],
-            cmap=_REGION_COLORS,
-            vmin=0,
-            vmax=1,
-            shading="auto",
-        )
-        axis.scatter(
-            inputs[:, 0],
-            inputs[:, 1],
-            c=labels,
-            cmap=_POINT_COLORS,
-            vmin=0,
-            vmax=1,
-            s=14,
-            edgecolors="black",
-            linewidths=0.4,
-        )
-        axis.set_title(panel["title"], fontsize=10)
-        axis.set_xticks([])
-        axis.set_yticks([])
-        axis.set_aspect("equal")
-    figure.suptitle(title, fontsize=12)
-    figure.tight_layout(rect=(0.0, 0.0, 1.0, 0.94))  # Room for the title above the panels.
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
-
-
-def figure_to_array(path) -> np.ndarray:
-    """A saved PNG as uint8 `(1, height, width, 3)`, for TensorBoard image summaries."""
-    image = plt.imread(str(path))[..., :3]  # (height, width, 3) float in [0, 1].
-    return (np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)[None]
 
 
 # --- Model ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 
 from fdl_tf2 import config as config_lib
-from fdl_tf2.training import distribute
+from fdl_tf2.training import checkpoint, distribute, step
 from fdl_tf2.training.run_log import RunLog, machine_description
 
 RUNS_DIR = "runs"
@@ -33,6 +33,7 @@ class RunContext:
     run_log: RunLog
     strategy: tf.distribute.Strategy
     chief: bool
+    resume_command: str
 
 
 def default_workdir(experiment_id: str) -> Path:
@@ -40,20 +41,87 @@ def default_workdir(experiment_id: str) -> Path:
     return Path(RUNS_DIR) / experiment_id / stamp
 
 
+def resume_command(config: config_lib.RunConfig, experiment_id: str, workdir: Path) -> str:
+    """The command that reruns `config` in `workdir` (so it resumes from its checkpoint).
+
+    Every field that differs from the dataclass default is spelled out, so the command does
+    not depend on how the run was started (preset, flags, or Python).
+    """
+    defaults = type(config)()
+    arguments = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.name != "workdir" and value != getattr(defaults, field.name):
+            text = value if isinstance(value, str) else repr(value)
+            arguments.append(f"--{field.name}={text}")
+    arguments.append(f"--workdir={workdir}")
+    return " ".join(["python -m fdl_tf2 run", experiment_id, *arguments])
+
+
 def start_run(config: config_lib.RunConfig, experiment_id: str) -> RunContext:
-    """Seeds, determinism, strategy and the run directory (resumed if it already exists)."""
+    """Seeds, determinism, strategy and the run directory (resumed if it already exists).
+
+    The run directory is locked for this process (`checkpoint.lock_workdir`): a second process
+    on it is refused with `checkpoint.WorkdirLockedError`.
+    """
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = distribute.make_strategy(config.strategy)
+    strategy = distribute.make_strategy(getattr(config, "strategy", "default"))
     chief = distribute.is_chief(strategy)
     workdir = Path(config.workdir) if config.workdir else default_workdir(experiment_id)
     if not chief:  # Non-chief workers must not clobber the chief's files.
         workdir = Path(tempfile.mkdtemp(prefix=f"{experiment_id}-worker-"))
+    checkpoint.lock_workdir(workdir)
     run_log = RunLog(workdir, tensorboard=config.tensorboard, quiet=not chief)
     config_lib.save(config, workdir / "config.json")
     run_log.print(f"{experiment_id}: writing to {workdir}")
-    return RunContext(experiment_id, workdir, run_log, strategy, chief)
+    command = resume_command(config, experiment_id, workdir)
+    return RunContext(experiment_id, workdir, run_log, strategy, chief, command)
+
+
+def make_engine(
+    config: config_lib.EngineConfig,
+    context: RunContext,
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    compute_loss: step.ComputeLoss,
+    **trackables,
+) -> tuple[step.TrainStep, checkpoint.Checkpointer]:
+    """The compiled step and the checkpointer of a run, set up from the engine fields.
+
+    Args:
+      model, optimizer: created inside `context.strategy.scope()`.
+      compute_loss: see `step.ComputeLoss`.
+      **trackables: more state to checkpoint (hooks such as `loop.DecayOnPlateau`).
+    """
+    train_step = step.make_train_step(
+        model,
+        optimizer,
+        compute_loss,
+        jit_compile=config.jit_compile,
+        steps_per_call=config.steps_per_execution,
+        strategy=context.strategy,
+        summary_writer=context.run_log.writer("train"),
+        log_every_steps=config.log_every_steps,
+    )
+    checkpointer = checkpoint.Checkpointer(
+        context.workdir,
+        keep=config.checkpoints_to_keep,
+        every_seconds=config.checkpoint_every_seconds,
+        quiet=context.run_log.quiet,
+        model=model,
+        optimizer=optimizer,
+        step=train_step.step,
+        **trackables,
+    )
+    return train_step, checkpointer
+
+
+def close_run(context: RunContext, results: dict[str, Any] | None = None) -> None:
+    """Closes the log (writing `results.json` when given) and releases the run directory."""
+    context.run_log.close(results)
+    checkpoint.unlock_workdir(context.workdir)
 
 
 def finish_run(
@@ -74,5 +142,5 @@ def finish_run(
     context.run_log.print(
         f"Run directory: {context.workdir} (metrics.jsonl, results.json, figures/)"
     )
-    context.run_log.close(results)
+    close_run(context, results)
     return results

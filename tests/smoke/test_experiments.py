@@ -27,11 +27,10 @@ def _event_tags(folder):
 
 
 def _smoke_config(module, tmp_path):
-    return config_lib.from_argv(
-        module.Config,
-        module.CONFIGS,
-        ["--config=smoke", f"--workdir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'models'}"],
-    )
+    arguments = ["--config=smoke", f"--workdir={tmp_path / 'run'}"]
+    if "export_dir" in config_lib.fields(module.Config):
+        arguments.append(f"--export_dir={tmp_path / 'models'}")
+    return config_lib.from_argv(module.Config, module.CONFIGS, arguments)
 
 
 @pytest.mark.parametrize("experiment_id", sorted(EXPERIMENTS))
@@ -78,3 +77,17 @@ def test_classifier_logs_exports_and_resumes(experiment_id, tmp_path):
     # Running the same command again resumes from the final checkpoint and trains nothing.
     again = module.main(config_lib.replace(config, export=False))
     assert again["steps"] == results["steps"] and again["train_seconds"] == 0.0
+
+
+def test_a_smoke_run_on_synthetic_data_exports_under_its_run_directory(tmp_path, monkeypatch):
+    """Nothing of a synthetic model reaches the tracked model repository (saved_models/)."""
+    monkeypatch.chdir(tmp_path)  # Where a relative saved_models/ would be written.
+    module = EXPERIMENTS["ch03.logistic_regression"]
+    config = config_lib.from_argv(
+        module.Config, module.CONFIGS, ["--config=smoke", f"--workdir={tmp_path / 'run'}"]
+    )
+    results = module.main(config)
+    assert results["export"] == str(
+        tmp_path / "run" / "saved_models" / "mnist_logistic_regression" / "1"
+    )
+    assert not (tmp_path / "saved_models").exists()

@@ -28,7 +28,7 @@ def test_unknown_field_is_an_error_listing_valid_fields(capsys, monkeypatch):
     monkeypatch.chdir(_ROOT)
     assert cli.main(["run", "ch03.mlp", "--config=smoke", "--epoch=3"]) == 2
     err = capsys.readouterr().err
-    assert "Unknown field --epoch" in err and "--epochs=300" in err and "--book_relu_output" in err
+    assert "Unknown field --epoch" in err and "--epochs=300" in err and "--output_relu" in err
 
 
 def test_wrong_type_and_unknown_experiment_are_errors(capsys, monkeypatch):

@@ -1,4 +1,5 @@
 import dataclasses
+import typing
 
 import pytest
 
@@ -70,3 +71,53 @@ def test_config_round_trips_through_json(tmp_path):
     config_lib.save(config, tmp_path / "config.json")
     assert '"epochs": 20' in (tmp_path / "config.json").read_text()
     assert config_lib.preset_name(config, _PRESETS) == "cpu"
+
+
+@dataclasses.dataclass(frozen=True)
+class _EngineConfig(config_lib.ExportConfig):
+    UNSUPPORTED: typing.ClassVar = {"mixed_precision": "this toy runs in float32 only."}
+
+    epochs: int = 3
+
+
+def test_engine_fields_are_separate_from_run_fields():
+    run_fields = {field.name for field in dataclasses.fields(config_lib.RunConfig)}
+    engine_fields = {field.name for field in dataclasses.fields(config_lib.EngineConfig)}
+    assert {"seed", "data_dir", "workdir", "tensorboard", "deterministic"} == run_fields
+    assert {"steps_per_execution", "jit_compile", "mixed_precision", "strategy"} <= engine_fields
+    assert {"checkpoints_to_keep", "checkpoint_every_seconds", "max_steps"} <= engine_fields
+    # An experiment that is not trained by the engine has no engine field to ignore.
+    with pytest.raises(ValueError, match="Unknown field --jit_compile"):
+        config_lib.from_argv(_Config, _PRESETS, ["--jit_compile=True"])
+
+
+def test_a_field_an_experiment_cannot_honour_is_rejected_with_its_reason():
+    with pytest.raises(ValueError, match="not supported by this experiment: this toy runs"):
+        config_lib.from_argv(_EngineConfig, _PRESETS, ["--mixed_precision=mixed_bfloat16"])
+    # The default value is fine, and the field is left out of the listed valid fields.
+    config = config_lib.from_argv(_EngineConfig, _PRESETS, ["--mixed_precision=float32"])
+    assert config.mixed_precision == "float32"
+    with pytest.raises(ValueError) as error:
+        config_lib.from_argv(_EngineConfig, _PRESETS, ["--nope=1"])
+    assert "--mixed_precision" not in str(error.value) and "--jit_compile" in str(error.value)
+
+
+def test_total_steps_respects_max_steps():
+    assert config_lib.total_steps(_EngineConfig(), 550) == 550
+    assert config_lib.total_steps(_EngineConfig(max_steps=100), 550) == 100
+    assert config_lib.total_steps(_EngineConfig(max_steps=1000), 550) == 550
+
+
+def test_the_resume_command_spells_out_every_changed_field(tmp_path):
+    from fdl_tf2.training import runs
+
+    config = config_lib.from_argv(
+        _EngineConfig, _PRESETS, ["--config=smoke", "--jit_compile=True", "--data_dir=/d"]
+    )
+    command = runs.resume_command(config, "ch03.toy", tmp_path / "run")
+    assert command == (
+        "python -m fdl_tf2 run ch03.toy --data_dir=/d --jit_compile=True --epochs=1 "
+        f"--workdir={tmp_path / 'run'}"
+    )
+    arguments = command.split()[5:]
+    assert config_lib.from_argv(_EngineConfig, _PRESETS, arguments[:-1]) == config

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from fdl_tf2.data import cifar10, download
 
@@ -132,7 +131,7 @@ def test_extracted_binaries_are_read_offline(tmp_path, monkeypatch):
     np.testing.assert_array_equal(train_images[2:4], splits["data_batch_2.bin"][0])
     assert train_images.shape == (10, 32, 32, 3)
     assert cifar10.label_names(tmp_path) == cifar10.LABEL_NAMES
-    assert sorted(cifar10.files_read(tmp_path)) == sorted(
+    assert sorted(cifar10.files_read(data_dir=tmp_path)) == sorted(
         f"{cifar10.BINARY_FOLDER}/{name}" for name in cifar10._ARCHIVE_MEMBERS
     )
 
@@ -225,7 +224,7 @@ def test_missing_data_downloads_verifies_and_extracts_canonical_archive(tmp_path
         cifar10._ARCHIVE_MEMBERS
     )
     assert not list(tmp_path.rglob("escaped*.txt"))
-    provenance = cifar10.files_read(data_root)
+    provenance = cifar10.files_read(data_dir=data_root)
     assert provenance[cifar10.ARCHIVE_NAME] == cifar10.ARCHIVE_SHA256
     assert f"{cifar10.BINARY_FOLDER}/test_batch.bin" in provenance
     assert cifar10.label_names(data_root) == cifar10.LABEL_NAMES
@@ -258,25 +257,18 @@ def test_offline_empty_data_dir_fails_fast_naming_both_layouts(tmp_path, monkeyp
         assert name in message
     assert cifar10.ARCHIVE_NAME in message and "FDL_OFFLINE" in message
     with pytest.raises(download.DatasetNotFoundError, match="label_names.txt"):
-        cifar10.files_read(tmp_path)
+        cifar10.files_read(data_dir=tmp_path)
 
 
-# --- Pipeline and synthetic stand-in. ---
+# --- Synthetic stand-in (its `classification_data` batches: test_image_augment.py). ---
 
 
-@pytest.mark.parametrize("one_hot", [False, True])
-def test_synthetic_dataset_matches_element_spec(one_hot):
-    train = cifar10.make_dataset(
-        "train", batch_size=16, training=True, dataset="synthetic", one_hot=one_hot
-    )
-    test = cifar10.make_dataset("test", batch_size=16, training=False, dataset="synthetic")
-
-    assert train.element_spec == cifar10.element_spec(16, one_hot=one_hot)
-    assert test.element_spec == cifar10.element_spec(None)
-    images, labels = next(iter(train))
-    assert images.shape == (16, 32, 32, 3)
-    assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
-    assert labels.shape == ((16, 10) if one_hot else (16,))
+def test_synthetic_arrays_match_the_real_shapes_and_dtypes():
+    images, labels = cifar10.load_arrays("train", dataset="synthetic")
+    assert images.shape == (2_000, 32, 32, 3) and images.dtype == np.uint8
+    assert labels.shape == (2_000,) and labels.dtype == np.uint8
+    assert set(np.unique(labels)) == set(range(cifar10.NUM_CLASSES))
+    assert cifar10.files_read(dataset="synthetic") == {}
 
 
 def test_unknown_split_and_dataset_are_rejected():
@@ -302,16 +294,13 @@ def test_real_test_split_has_1000_images_per_class():
 
 @pytest.mark.data
 @requires_real_data
-def test_real_training_batch_matches_element_spec_of_synthetic_data():
-    # The test split in training mode: decoding all 50,000 training images would take seconds.
-    real = cifar10.make_dataset("test", batch_size=64, training=True, num_examples=1_000)
-    synthetic = cifar10.make_dataset("train", batch_size=64, training=True, dataset="synthetic")
+def test_real_arrays_match_the_synthetic_stand_in_and_name_their_files():
+    # The test split only: decoding all 50,000 training images would take seconds.
+    images, labels = cifar10.load_arrays("test")
+    fake_images, fake_labels = cifar10.load_arrays("test", dataset="synthetic")
 
-    images, labels = next(iter(real))
-
-    assert real.element_spec == cifar10.element_spec(64) == synthetic.element_spec
-    assert images.shape == (64, 32, 32, 3) and labels.shape == (64,)
-    assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
+    assert images.shape[1:] == fake_images.shape[1:] == (32, 32, 3)
+    assert images.dtype == fake_images.dtype and labels.dtype == fake_labels.dtype
     assert set(cifar10.files_read()) == {data_file.name for data_file in cifar10.FILES}
 
 

@@ -61,16 +61,26 @@ def test_training_batches_cover_each_example_once_and_drop_the_remainder():
     np.testing.assert_array_equal(np.concatenate([x for x, _ in evaluation]), inputs)
 
 
-def test_synthetic_dataset_has_the_declared_element_spec():
-    dataset = mnist.make_dataset("train", batch_size=32, training=True, dataset="synthetic")
-    assert dataset.element_spec == mnist.element_spec(32)
-    image_view = mnist.make_dataset(
-        "test", batch_size=32, training=False, dataset="synthetic", view="image", one_hot=True
+def test_classification_data_batches_have_the_model_input_shapes():
+    flat = mnist.classification_data(dataset="synthetic")
+    train = flat.dataset("train", batch_size=32, training=True)
+    assert train.element_spec == (
+        tf.TensorSpec((32, 784), tf.float32),
+        tf.TensorSpec((32,), tf.int32),
     )
-    assert image_view.element_spec == mnist.element_spec(None, view="image", one_hot=True)
-    images, labels = next(iter(image_view))
-    assert images.shape == (32, 28, 28, 1) and labels.shape == (32, 10)
-    assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
+    images = mnist.classification_data(dataset="synthetic", view="image")
+    test = images.dataset("test", batch_size=32, training=False)
+    assert test.element_spec == (
+        tf.TensorSpec((None, 28, 28, 1), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+    )
+    batch, labels = next(iter(test))
+    assert batch.shape == (32, 28, 28, 1) and labels.shape == (32,)
+    assert 0.0 <= float(tf.reduce_min(batch)) and float(tf.reduce_max(batch)) <= 1.0
+    assert images.serving_spec == tf.TensorSpec((None, 28, 28), tf.uint8)
+    assert images.files == {} and mnist.files_read(dataset="synthetic") == {}
+    subset = mnist.classification_data(dataset="synthetic", num_train_examples=300)
+    assert subset.num_examples("train") == 300 and subset.num_examples("validation") == 500
 
 
 def test_synthetic_arrays_match_the_real_dtypes():
@@ -113,18 +123,18 @@ def test_real_mnist_has_the_book_split(mnist_dir):
 
 
 @pytest.mark.data
-def test_real_and_synthetic_element_specs_agree(mnist_dir):
+def test_real_and_synthetic_classification_data_agree(mnist_dir):
     for view in mnist.VIEWS:
-        real = mnist.make_dataset(
-            "train", batch_size=100, training=True, view=view, data_dir=mnist_dir
-        )
-        fake = mnist.make_dataset(
-            "train", batch_size=100, training=True, view=view, dataset="synthetic"
-        )
-        assert real.element_spec == fake.element_spec == mnist.element_spec(100, view=view)
-        assert int(real.cardinality()) == 550
-    images, _ = next(iter(real))
+        real = mnist.classification_data(view=view, data_dir=mnist_dir)
+        fake = mnist.classification_data(view=view, dataset="synthetic")
+        real_train = real.dataset("train", batch_size=100, training=True)
+        fake_train = fake.dataset("train", batch_size=100, training=True)
+        assert real_train.element_spec == fake_train.element_spec
+        assert int(real_train.cardinality()) == 550
+    images, _ = next(iter(real_train))
     assert 0.10 < float(tf.reduce_mean(images)) < 0.16  # MNIST mean pixel: 0.1307.
+    assert sorted(real.files) == sorted(data_file.name for data_file in mnist.FILES["mnist"])
+    assert real.files == mnist.files_read(dataset="mnist", data_dir=mnist_dir)
 
 
 @pytest.mark.data

@@ -16,16 +16,21 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("saved_models")
     model = feedforward.build_mlp((16,), seed=0)
     sample = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
-    path = saved_model.export_classifier(
-        model,
-        name="mnist_mlp",
-        input_spec=mnist.SERVING_SPEC,
-        preprocess=mnist.preprocess_images_fn("flat"),
-        sample=sample,
+    path = saved_model.export(
+        "mnist_mlp",
+        endpoints={saved_model.SIGNATURE_KEY: _endpoint(model)},
+        samples={saved_model.SIGNATURE_KEY: (sample,)},
+        track=[model],
         export_dir=root,
-        description={"test_accuracy": 0.5},
+        facts={"test_accuracy": 0.5},
     )
     return model, path, sample
+
+
+def _endpoint(model):
+    return saved_model.classifier_endpoint(
+        model, mnist.preprocess_images_fn("flat"), mnist.SERVING_SPEC
+    )
 
 
 def test_export_uses_the_serving_layout_and_a_readme(exported):
@@ -34,6 +39,7 @@ def test_export_uses_the_serving_layout_and_a_readme(exported):
     assert (path / "variables").is_dir()
     readme = (path.parent / "README.md").read_text()
     assert "serving_default" in readme and "test_accuracy: 0.5" in readme
+    assert "`images`: uint8 [None, 28, 28]" in readme and "`class_ids`: int64 [None]" in readme
 
 
 def test_reloaded_signature_matches_the_model_on_raw_pixels(exported):
@@ -72,25 +78,28 @@ def test_wrong_shapes_and_dtypes_are_rejected(exported, bad_input):
 def test_versions_increment_and_are_never_overwritten(exported):
     model, path, sample = exported
     kwargs = dict(
-        name="mnist_mlp",
-        input_spec=mnist.SERVING_SPEC,
-        preprocess=mnist.preprocess_images_fn("flat"),
-        sample=sample,
+        endpoints={saved_model.SIGNATURE_KEY: _endpoint(model)},
+        samples={saved_model.SIGNATURE_KEY: (sample,)},
+        track=[model],
         export_dir=path.parent.parent,
         verify=False,
     )
-    assert saved_model.export_classifier(model, **kwargs).name == "2"
+    assert saved_model.export("mnist_mlp", **kwargs).name == "2"
     with pytest.raises(ValueError, match="never overwritten"):
-        saved_model.export_classifier(model, version=1, **kwargs)
+        saved_model.export("mnist_mlp", version=1, **kwargs)
     with pytest.raises(ValueError, match="snake_case"):
-        saved_model.export_classifier(model, **{**kwargs, "name": "MNIST-MLP"})
+        saved_model.export("MNIST-MLP", **kwargs)
+    with pytest.raises(ValueError, match="no sample inputs"):
+        saved_model.export("mnist_mlp", **{**kwargs, "samples": {}})
 
 
 def test_verification_catches_a_model_that_differs(exported, tmp_path):
-    _, path, sample = exported
-    wrong = {"class_ids": np.full(5, 11, np.int64)}
+    model, path, sample = exported
+    endpoints = {saved_model.SIGNATURE_KEY: _endpoint(model)}
+    samples = {saved_model.SIGNATURE_KEY: (sample,)}
+    wrong = {saved_model.SIGNATURE_KEY: {"class_ids": np.full(5, 11, np.int64)}}
     with pytest.raises(saved_model.ExportVerificationError, match="class_ids"):
-        saved_model.verify_export(path, sample, wrong)
+        saved_model.verify_export(path, endpoints, samples, wrong)
 
 
 def test_a_fresh_process_can_serve_the_export(exported):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from fdl_tf2.models import feedforward
+from tests import helpers
 
 
 def test_parameter_counts_match_the_book():
@@ -41,12 +42,10 @@ def test_he_init_is_the_untruncated_normal_with_variance_two_over_fan_in():
     assert np.abs(truncated).max() <= 2 * np.sqrt(2 / 784) / 0.87962566 + 1e-6
 
 
-def test_book_relu_output_clips_the_logits_and_the_default_does_not():
+def test_output_relu_clips_the_logits_and_the_default_does_not():
     inputs = np.random.default_rng(0).uniform(size=(64, 784)).astype(np.float32)
     linear = keras.ops.convert_to_numpy(feedforward.build_mlp(seed=1)(inputs))
-    clipped = keras.ops.convert_to_numpy(
-        feedforward.build_mlp(book_relu_output=True, seed=1)(inputs)
-    )
+    clipped = keras.ops.convert_to_numpy(feedforward.build_mlp(output_relu=True, seed=1)(inputs))
     assert linear.min() < 0 and clipped.min() >= 0
     np.testing.assert_allclose(clipped, np.maximum(linear, 0), atol=1e-5)
 
@@ -67,22 +66,17 @@ def test_wrong_input_shapes_are_rejected_with_an_error():
 
 def _one_epoch(model, tmp_path, learning_rate):
     from fdl_tf2.data import mnist
-    from fdl_tf2.training import loop
-    from fdl_tf2.training.run_log import RunLog
 
     data = mnist.classification_data(dataset="synthetic")
-    run_log = RunLog(tmp_path, quiet=True, tensorboard=False)
-    summary = loop.train(
+    summary = helpers.train_classifier(
         model,
         keras.optimizers.SGD(learning_rate),
-        train_data=data.train_epochs(batch_size=100, seed=0),
-        steps_per_epoch=data.num_examples("train") // 100,
-        global_batch_size=100,
-        validation_data=None,
-        options=loop.TrainOptions(epochs=1, steps_per_execution=5, log_every_steps=0),
-        run_log=run_log,
+        data,
+        tmp_path,
+        batch_size=100,
+        epochs=1,
+        steps_per_call=5,
     )
-    run_log.close()
     costs = [json.loads(line)["cost"] for line in open(tmp_path / "metrics.jsonl")]
     return summary, costs
 
@@ -90,30 +84,24 @@ def _one_epoch(model, tmp_path, learning_rate):
 def test_logistic_regression_learns_an_easy_10_class_problem_in_one_epoch(tmp_path):
     # C3-6: the book's zero-initialised model and SGD(0.01) on synthetic MNIST-shaped data.
     from fdl_tf2.data import mnist
-    from fdl_tf2.training import loop
 
     model = feedforward.build_logistic_regression()
     summary, costs = _one_epoch(model, tmp_path, learning_rate=0.01)
-    evaluate = loop.make_evaluate_function(
-        model, loop.sparse_softmax_cross_entropy, loop.CLASSIFICATION_METRICS
-    )
     data = mnist.classification_data(dataset="synthetic")
-    after = evaluate(data.dataset("train", batch_size=500, training=False))
+    after = helpers.evaluate_classifier(
+        model, data.dataset("train", batch_size=500, training=False)
+    )
     assert after["accuracy"] >= 0.90
-    assert after["loss"] < costs[-1] < np.log(10)  # Zero weights start at ln 10.
+    assert after["cost"] < costs[-1] < np.log(10)  # Zero weights start at ln 10.
 
 
 def test_mlp_loss_decreases_in_one_epoch(tmp_path):
     # C3-9: the book's MLP (269,322 parameters) on synthetic data.
     from fdl_tf2.data import mnist
-    from fdl_tf2.training import loop
 
     model = feedforward.build_mlp(seed=0)
     data = mnist.classification_data(dataset="synthetic")
-    evaluate = loop.make_evaluate_function(
-        model, loop.sparse_softmax_cross_entropy, loop.CLASSIFICATION_METRICS
-    )
     train_split = data.dataset("train", batch_size=500, training=False)
-    initial_cost = evaluate(train_split)["loss"]
+    initial_cost = helpers.evaluate_classifier(model, train_split)["cost"]
     _one_epoch(model, tmp_path, learning_rate=0.01)
-    assert evaluate(train_split)["loss"] < 0.5 * initial_cost
+    assert helpers.evaluate_classifier(model, train_split)["cost"] < 0.5 * initial_cost

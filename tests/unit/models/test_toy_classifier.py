@@ -6,6 +6,7 @@ import pytest
 
 from fdl_tf2.foundations import regularization, toy_data
 from fdl_tf2.models import toy_classifier
+from fdl_tf2.viz import decision_regions, figure
 
 
 def _spiral():
@@ -91,7 +92,7 @@ def test_decision_regions_follow_the_model_and_are_plotted(tmp_path):
     np.testing.assert_array_equal(regions, (grid_x > 0).astype(int))
     panels = [dict(grid_x=grid_x, grid_y=grid_y, regions=regions, title="x > 0")] * 2
     path = tmp_path / "regions.png"
-    toy_classifier.plot_decision_regions(panels, inputs, labels, "Fig. 2.10 test", path)
+    decision_regions.plot_decision_regions(panels, inputs, labels, "Fig. 2.10 test", path)
     assert path.stat().st_size > 5_000
-    image = toy_classifier.figure_to_array(path)
+    image = figure.png_to_array(path)
     assert image.dtype == np.uint8 and image.ndim == 4 and image.shape[-1] == 3

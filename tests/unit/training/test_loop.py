@@ -10,22 +10,26 @@ import tensorflow as tf
 
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import loop
+from fdl_tf2.training import checkpoint, classifier, loop, step
 from fdl_tf2.training.run_log import RunLog
+from tests.helpers import weights_equal
 
 _BATCH = 50
+_STEPS_PER_EPOCH = 40
+
+
+@pytest.fixture(scope="module")
+def mirrored():
+    """Two CPU replicas; one strategy per module (collective keys clash across strategies)."""
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    return strategy
 
 
 @pytest.fixture(scope="module")
 def data():
     """Synthetic MNIST-shaped splits, 40 training steps per epoch at batch 50."""
     return mnist.classification_data(dataset="synthetic")
-
-
-def _options(**overrides):
-    values = dict(epochs=2, steps_per_execution=15, log_every_steps=5, histogram_every=1)
-    values.update(overrides)
-    return loop.TrainOptions(**values)
 
 
 def _train(
@@ -36,23 +40,54 @@ def _train(
     optimizer=None,
     strategy=None,
     validation=True,
-    train_data=None,
-    **options,
+    batches=None,
+    epochs=2,
+    steps_per_call=15,
+    log_every_steps=5,
+    histogram_every=1,
+    jit_compile=False,
+    num_steps=None,
+    on_eval=(),
+    keep=5,
 ):
+    """`loop.train` of a classifier, one evaluation per epoch, as the recipe wires it."""
     run_log = RunLog(workdir, quiet=True)
+    optimizer = optimizer or keras.optimizers.SGD(0.05)
+    train_step = step.make_train_step(
+        model,
+        optimizer,
+        classifier.classification_loss,
+        jit_compile=jit_compile,
+        steps_per_call=steps_per_call,
+        strategy=strategy,
+        summary_writer=run_log.writer("train"),
+        log_every_steps=log_every_steps,
+    )
+    hooks = [on_eval] if callable(on_eval) else list(on_eval)
+    extra = {f"hook_{index}": hook for index, hook in enumerate(hooks)}
+    checkpointer = checkpoint.Checkpointer(
+        workdir,
+        keep=keep,
+        quiet=True,
+        model=model,
+        optimizer=optimizer,
+        step=train_step.step,
+        **extra,
+    )
+    evaluate = step.make_evaluate(model, classifier.classification_loss)
+    validation_data = data.dataset("validation", batch_size=500, training=False)
     try:
         return loop.train(
-            model,
-            optimizer or keras.optimizers.SGD(0.05),
-            train_data=train_data or data.train_epochs(batch_size=_BATCH, seed=0),
-            steps_per_epoch=data.num_examples("train") // _BATCH,
-            global_batch_size=_BATCH,
-            validation_data=data.dataset("validation", batch_size=500, training=False)
-            if validation
-            else None,
-            options=_options(**options),
+            train_step,
+            batches or data.train_stream(batch_size=_BATCH, seed=0),
+            num_steps=num_steps or epochs * _STEPS_PER_EPOCH,
+            checkpointer=checkpointer,
             run_log=run_log,
-            strategy=strategy,
+            evaluate=(lambda _: evaluate(validation_data)) if validation else None,
+            on_eval=hooks,
+            steps_per_epoch=_STEPS_PER_EPOCH,
+            histogram_every=histogram_every,
+            examples_per_step=_BATCH,
         )
     finally:
         run_log.close()
@@ -62,31 +97,23 @@ def _small_mlp(seed=0):
     return feedforward.build_mlp((32,), seed=seed)
 
 
-def _train_function(model, *, learning_rate, global_batch_size):
-    """`loop.make_train_function` for plain SGD on one device."""
-    optimizer = keras.optimizers.SGD(learning_rate)
-    optimizer.build(model.trainable_variables)
-    return loop.make_train_function(
-        model,
-        optimizer,
-        loop.sparse_softmax_cross_entropy,
-        loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(),
-        global_batch_size=global_batch_size,
-        step_counter=tf.Variable(0, dtype=tf.int64),
+def _train_step(model, *, learning_rate):
+    """A plain-SGD `TrainStep` on one device."""
+    return step.make_train_step(
+        model, keras.optimizers.SGD(learning_rate), classifier.classification_loss
     )
 
 
-def test_one_step_equals_the_hand_computed_sgd_update(tmp_path):
+def test_one_step_equals_the_hand_computed_sgd_update():
     rng = np.random.default_rng(0)
     inputs = rng.uniform(size=(8, 784)).astype(np.float32)
     labels = rng.integers(0, 10, 8).astype(np.int32)
     model = feedforward.build_logistic_regression()
     model.set_weights([rng.normal(0, 0.01, (784, 10)).astype(np.float32), np.zeros(10, np.float32)])
     kernel, bias = (w.astype(np.float64) for w in model.get_weights())
-    train_steps = _train_function(model, learning_rate=0.5, global_batch_size=8)
+    train_step = _train_step(model, learning_rate=0.5)
     dataset = tf.data.Dataset.from_tensors((inputs, labels)).repeat()
-    totals = train_steps(iter(dataset), tf.constant(1))
+    totals = train_step(iter(dataset), 1)
     # NumPy reference: mean cross-entropy, gradient X^T (softmax - onehot) / B.
     logits = inputs @ kernel + bias
     probabilities = np.exp(logits - logits.max(1, keepdims=True))
@@ -96,23 +123,41 @@ def test_one_step_equals_the_hand_computed_sgd_update(tmp_path):
     new_kernel, new_bias = model.get_weights()
     np.testing.assert_allclose(new_kernel, kernel - 0.5 * inputs.T @ delta, atol=1e-6)
     np.testing.assert_allclose(new_bias, bias - 0.5 * delta.sum(0), atol=1e-6)
-    np.testing.assert_allclose(float(totals["loss_sum"]), loss, rtol=1e-5)
-    assert int(totals["steps"]) == 1 and bool(totals["finite"])
+    loss_sum, loss_count = (float(v) for v in totals["loss"])
+    np.testing.assert_allclose(loss_sum / loss_count, loss, rtol=1e-5)
+    assert loss_count == 8 and int(totals["steps"]) == 1 and bool(totals["finite"])
+    assert int(train_step.step) == 1
 
 
 def test_training_learns_and_logs_every_epoch(tmp_path, data):
     summary = _train(_small_mlp(), data, tmp_path)
-    assert summary["steps"] == 80 and summary["epochs_completed"] == 2
+    assert summary["steps"] == 80
     assert summary["validation"]["accuracy"] > 0.9
     records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
-    assert {(r["split"], r["step"]) for r in records} == {
-        ("train", 40),
-        ("validation", 40),
-        ("train", 80),
-        ("validation", 80),
-    }
+    assert [(r["split"], r["step"], r["epoch"]) for r in records] == [
+        ("train", 40, 1),
+        ("validation", 40, 1),
+        ("train", 80, 2),
+        ("validation", 80, 2),
+    ]
     train = [r for r in records if r["split"] == "train"]
     assert train[1]["cost"] < train[0]["cost"] and train[0]["steps_per_sec"] > 0
+    assert train[0]["error"] == pytest.approx(1 - train[0]["accuracy"])
+
+
+def test_interval_means_are_exact_means_over_the_examples(tmp_path, data):
+    model = _small_mlp()
+    initial = model.get_weights()
+    summary = _train(model, data, tmp_path, epochs=1, steps_per_call=7, validation=False)
+    # Replay the same 40 batches through a fresh copy, one step at a time.
+    replay = _small_mlp()
+    replay.set_weights(initial)
+    train_step = _train_step(replay, learning_rate=0.05)
+    iterator = iter(data.train_stream(batch_size=_BATCH, seed=0)(0))
+    sums = [train_step(iterator, 1)["loss"] for _ in range(40)]
+    expected = sum(float(s) for s, _ in sums) / sum(float(c) for _, c in sums)
+    assert summary["train"]["cost"] == pytest.approx(expected, rel=1e-6)
+    assert weights_equal(model, replay)
 
 
 def _tags(folder):
@@ -162,7 +207,7 @@ def test_an_interrupted_run_resumes_to_identical_weights(tmp_path, data, monkeyp
 
     keras.utils.set_random_seed(1)
     stopped = _small_mlp()
-    _train(stopped, data, tmp_path / "resumed", epochs=3, max_steps=50)  # Mid-epoch 2.
+    _train(stopped, data, tmp_path / "resumed", epochs=3, num_steps=50)  # Mid-epoch 2.
     calls = {"count": 0}
 
     def interrupt(self, *args):  # Ctrl-C during epoch 3.
@@ -180,7 +225,7 @@ def test_an_interrupted_run_resumes_to_identical_weights(tmp_path, data, monkeyp
     resumed = _small_mlp(seed=7)
     summary = _train(resumed, data, tmp_path / "resumed", epochs=3)
     assert summary["steps"] == 120
-    assert loop.weights_equal(reference, resumed)
+    assert weights_equal(reference, resumed)
 
 
 def test_a_non_finite_loss_stops_and_restores_the_last_good_checkpoint(tmp_path, data):
@@ -194,8 +239,10 @@ def test_a_non_finite_loss_stops_and_restores_the_last_good_checkpoint(tmp_path,
         batches = tf.data.Dataset.zip(epochs(epoch), nan_at_third)
         return batches.map(lambda batch, scale: (batch[0] * scale, batch[1]))
 
+    from fdl_tf2.data import pipeline
+
     with pytest.raises(loop.NonFiniteLossError, match=r"step 43 \(epoch 2\)"):
-        _train(model, data, tmp_path, epochs=2, train_data=poisoned)
+        _train(model, data, tmp_path, epochs=2, batches=pipeline.epoch_stream(poisoned, 40))
     for restored, expected in zip(model.get_weights(), good, strict=True):
         np.testing.assert_array_equal(restored, expected)
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-40")
@@ -208,44 +255,72 @@ def test_early_stopping_fires_when_validation_stalls(tmp_path, data):
         tmp_path,
         epochs=20,
         optimizer=keras.optimizers.SGD(0.0),
-        early_stopping_patience=2,
+        on_eval=loop.EarlyStopping(patience=2),
     )
-    assert summary["stopped_early"] and summary["epochs_completed"] == 3
+    assert summary["stopped_early"] and summary["steps"] == 3 * _STEPS_PER_EPOCH
 
 
-def test_the_train_function_is_traced_once(tmp_path, data):
+def test_the_train_step_is_traced_once(data):
     model = _small_mlp()
-    train_steps = _train_function(model, learning_rate=0.05, global_batch_size=_BATCH)
+    train_step = _train_step(model, learning_rate=0.05)
     epochs = data.train_epochs(batch_size=_BATCH, seed=0)
     for epoch in range(3):
         iterator = iter(epochs(epoch))
         for num_steps in (15, 15, 10):
-            train_steps(iterator, tf.constant(num_steps))
-    assert train_steps.experimental_get_tracing_count() == 1
+            train_step(iterator, num_steps)
+    assert train_step.experimental_get_tracing_count() == 1
 
 
-def test_mirrored_strategy_matches_one_device_for_the_same_global_batch(tmp_path, data):
+def test_mirrored_strategy_matches_one_device_for_the_same_global_batch(tmp_path, data, mirrored):
     keras.utils.set_random_seed(3)
     single = _small_mlp()
     initial = single.get_weights()
     _train(single, data, tmp_path / "single", epochs=1, validation=False)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    assert strategy.num_replicas_in_sync == 2
-    with strategy.scope():
-        mirrored = _small_mlp()
-        mirrored.set_weights(initial)
+    with mirrored.scope():
+        replicated = _small_mlp()
+        replicated.set_weights(initial)
         optimizer = keras.optimizers.SGD(0.05)
     _train(
-        mirrored,
+        replicated,
         data,
         tmp_path / "mirrored",
         epochs=1,
         optimizer=optimizer,
-        strategy=strategy,
+        strategy=mirrored,
         validation=False,
     )
-    for a, b in zip(single.get_weights(), mirrored.get_weights(), strict=True):
+    for a, b in zip(single.get_weights(), replicated.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_mirrored_token_mean_uses_the_global_count_when_replicas_hold_unequal_counts(mirrored):
+    """Replica 0 holds 1 counted example and replica 1 holds 2: the step is the global mean."""
+    strategy = mirrored
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(4, 3)).astype(np.float32)
+    targets = rng.normal(size=(4, 1)).astype(np.float32)
+    weights = np.array([1, 0, 1, 1], np.float32)  # Replica 0 gets rows 0-1, replica 1 rows 2-3.
+    initial = [rng.normal(size=(3, 1)).astype(np.float32), np.zeros(1, np.float32)]
+
+    def masked_squared_error(model, batch, training):
+        x, y, w = batch
+        error = tf.reduce_sum(tf.square(model(x, training=training) - y), axis=-1)
+        return (tf.reduce_sum(error * w), tf.reduce_sum(w)), {}
+
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.set_weights(initial)
+        train_step = step.make_train_step(
+            model, keras.optimizers.SGD(0.1), masked_squared_error, strategy=strategy
+        )
+    dataset = tf.data.Dataset.from_tensors((inputs, targets, weights)).repeat()
+    train_step(iter(train_step.distribute(dataset)), 1)
+    # NumPy: gradient of sum(w * (xW + b - y)^2) / sum(w).
+    residual = inputs @ initial[0] + initial[1] - targets  # (4, 1)
+    gradient_kernel = 2 * inputs.T @ (residual * weights[:, None]) / weights.sum()
+    gradient_bias = 2 * (residual * weights[:, None]).sum(0) / weights.sum()
+    np.testing.assert_allclose(model.get_weights()[0], initial[0] - 0.1 * gradient_kernel, 1e-5)
+    np.testing.assert_allclose(model.get_weights()[1], initial[1] - 0.1 * gradient_bias, 1e-5)
 
 
 def test_xla_step_matches_the_plain_step(tmp_path, data):
@@ -282,28 +357,57 @@ def test_unknown_precision_policy_is_rejected():
 
 def test_a_short_iterator_ends_the_call_early_and_train_names_the_problem(tmp_path, data):
     model = _small_mlp()
-    train_steps = _train_function(model, learning_rate=0.05, global_batch_size=_BATCH)
+    train_step = _train_step(model, learning_rate=0.05)
     short = data.train_epochs(batch_size=_BATCH, seed=0)(0).take(7)
-    assert int(train_steps(iter(short), tf.constant(10))["steps"]) == 7
-    with pytest.raises(ValueError, match="must yield steps_per_epoch=40"):
-        _train(_small_mlp(), data, tmp_path, train_data=lambda epoch: short)
+    assert int(train_step(iter(short), 10)["steps"]) == 7
+    with pytest.raises(ValueError, match="ran out at step 7"):
+        _train(_small_mlp(), data, tmp_path, batches=lambda start: short)
 
 
 def test_resuming_with_another_learning_rate_says_the_checkpoint_wins(tmp_path, data, capsys):
     model = _small_mlp()
     _train(model, data, tmp_path, epochs=1, optimizer=keras.optimizers.SGD(0.05))
-    run_log = RunLog(tmp_path, quiet=False)
     optimizer = keras.optimizers.SGD(0.5)
+    run_log = RunLog(tmp_path, quiet=False)
+    train_step = step.make_train_step(model, optimizer, classifier.classification_loss)
+    checkpointer = checkpoint.Checkpointer(
+        tmp_path, model=model, optimizer=optimizer, step=train_step.step
+    )
     loop.train(
-        model,
-        optimizer,
-        train_data=data.train_epochs(batch_size=_BATCH, seed=0),
-        steps_per_epoch=40,
-        global_batch_size=_BATCH,
-        validation_data=None,
-        options=_options(epochs=1),
+        train_step,
+        data.train_stream(batch_size=_BATCH, seed=0),
+        num_steps=40,
+        checkpointer=checkpointer,
         run_log=run_log,
     )
     run_log.close()
     assert "learning rate 0.05 replaces the requested 0.5" in capsys.readouterr().out
     assert float(optimizer.learning_rate) == pytest.approx(0.05)
+
+
+def test_the_book_console_line_is_printed_every_epoch(tmp_path, data, capsys):
+    run_log = RunLog(tmp_path, quiet=False)
+    model = _small_mlp()
+    optimizer = keras.optimizers.SGD(0.05)
+    train_step = step.make_train_step(
+        model, optimizer, classifier.classification_loss, steps_per_call=40
+    )
+    checkpointer = checkpoint.Checkpointer(
+        tmp_path, quiet=True, model=model, optimizer=optimizer, step=train_step.step
+    )
+    evaluate = step.make_evaluate(model, classifier.classification_loss)
+    validation = data.dataset("validation", batch_size=500, training=False)
+    loop.train(
+        train_step,
+        data.train_stream(batch_size=_BATCH, seed=0),
+        num_steps=80,
+        checkpointer=checkpointer,
+        run_log=run_log,
+        evaluate=lambda _: evaluate(validation),
+        steps_per_epoch=40,
+        console=classifier.book_epoch_line,
+    )
+    run_log.close()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    assert len(lines) == 2
+    assert lines[0].startswith("Epoch: 0001 cost = ") and "Validation Error: 0." in lines[0]

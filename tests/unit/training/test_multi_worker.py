@@ -11,7 +11,7 @@ import os, sys
 import keras, numpy as np, tensorflow as tf
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import distribute, loop
+from fdl_tf2.training import checkpoint, classifier, distribute, loop, step
 from fdl_tf2.training.run_log import RunLog
 
 strategy = distribute.make_strategy("multi_worker")
@@ -21,13 +21,13 @@ with strategy.scope():
     model = feedforward.build_mlp((16,), seed=0)
     optimizer = keras.optimizers.SGD(0.05)
 run_log = RunLog(sys.argv[1], quiet=True, tensorboard=False)
+train_step = step.make_train_step(model, optimizer, classifier.classification_loss,
+                                  steps_per_call=5, strategy=strategy)
+checkpointer = checkpoint.Checkpointer(sys.argv[1], quiet=True, model=model,
+                                       optimizer=optimizer, step=train_step.step)
 summary = loop.train(
-    model, optimizer,
-    train_data=data.train_epochs(batch_size=40, seed=0), steps_per_epoch=10,
-    global_batch_size=40, validation_data=None,
-    options=loop.TrainOptions(epochs=2, steps_per_execution=5, log_every_steps=0,
-                              histogram_every=0),
-    run_log=run_log, strategy=strategy,
+    train_step, data.train_stream(batch_size=40, seed=0), num_steps=20,
+    checkpointer=checkpointer, run_log=run_log, steps_per_epoch=10, histogram_every=0,
 )
 run_log.close()
 weights = np.concatenate([w.ravel() for w in model.get_weights()])

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fdl_tf2 import optimizers
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
-from fdl_tf2.training import loop, precision
+from fdl_tf2.training import classifier, optimizers, precision, step
 
 _STEPS = 100  # The spec asks for >= 100 steps on each fixed problem (C4-5).
 
@@ -84,11 +83,11 @@ def _trajectory(optimizer, problem, steps=_STEPS):
     @tf.function
     def run():
         iterates = tf.TensorArray(tf.float64, size=steps)
-        for step in tf.range(steps):
+        for index in tf.range(steps):
             with tf.GradientTape() as tape:
                 loss = loss_fn(w)
             optimizer.apply([tape.gradient(loss, w)], [w])
-            iterates = iterates.write(step, w.read_value())
+            iterates = iterates.write(index, w.read_value())
         return iterates.stack()
 
     return run().numpy()
@@ -261,16 +260,8 @@ def data():
 
 
 def _train_function(model, optimizer, *, jit_compile):
-    optimizer.build(model.trainable_variables)
-    return loop.make_train_function(
-        model,
-        optimizer,
-        loop.sparse_softmax_cross_entropy,
-        loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(),
-        global_batch_size=8,
-        step_counter=tf.Variable(0, dtype=tf.int64),
-        jit_compile=jit_compile,
+    return step.make_train_step(
+        model, optimizer, classifier.classification_loss, jit_compile=jit_compile
     )
 
 
@@ -285,7 +276,7 @@ def test_jit_compiled_train_function_gives_the_same_steps_as_the_plain_one(name)
         model = feedforward.build_logistic_regression()
         model.set_weights([np.full((784, 10), 0.01, np.float32), np.zeros(10, np.float32)])
         train_steps = _train_function(model, _TRAINING[name](), jit_compile=jit_compile)
-        totals = train_steps(iter(dataset), tf.constant(5))
+        totals = train_steps(iter(dataset), 5)
         assert int(totals["steps"]) == 5 and bool(totals["finite"])
         weights.append(model.get_weights()[0])
     np.testing.assert_allclose(weights[1], weights[0], atol=1e-6)
@@ -298,19 +289,11 @@ def test_each_optimizer_trains_synthetic_mnist_under_mixed_float16_and_xla(name,
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     model = feedforward.build_mlp((32,), seed=0)
     assert model.get_layer("hidden_1").compute_dtype == "float16"
-    optimizer.build(model.trainable_variables)
-    train_steps = loop.make_train_function(
-        model,
-        optimizer,
-        loop.sparse_softmax_cross_entropy,
-        loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(),
-        global_batch_size=50,
-        step_counter=tf.Variable(0, dtype=tf.int64),
-        jit_compile=True,
+    train_steps = step.make_train_step(
+        model, optimizer, classifier.classification_loss, jit_compile=True
     )
     epochs = data.train_epochs(batch_size=50, seed=0)
-    assert bool(train_steps(iter(epochs(0)), tf.constant(40))["finite"])
+    assert bool(train_steps(iter(epochs(0)), 40)["finite"])
     images, labels = data.splits["validation"]
     logits = model(data.preprocess_inputs(images), training=False)
     accuracy = float(np.mean(np.argmax(logits, axis=-1) == labels))

@@ -3,7 +3,8 @@
 Book: chapter 3, "Implementing Neural Networks in TensorFlow" (seed lines 836-1489; listings
 L3.2-L3.13 for variables, placeholders and sessions, variable scopes and device placement;
 line 1400 and 1436-1483 for the derived error claims). Spec ch01-03 §4.3, items C3-1 to C3-5,
-C3-8, C3-11 and C3-12.
+C3-11 and C3-12. Fig. 3.5 (C3-8), TensorBoard's scalar curves, is drawn by
+`fdl_tf2.viz.curves.plot_tensorboard_curves` from the event files (`fdl_tf2.training.records`).
 
 What replaces what (spec ch01-03 §4.4):
 
@@ -354,84 +355,3 @@ def relative_error_reduction(before_error: float, after_error: float) -> float:
     if before_error <= 0.0:
         raise ValueError(f"before_error must be > 0, got {before_error}")
     return (before_error - after_error) / before_error
-
-
-# --- Fig. 3.5 from TensorBoard event files (C3-8) --------------------------------------------
-
-
-def read_event_scalars(event_dir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
-    """All scalars of the event files in one directory: `{tag: [(step, value), ...]}` by step.
-
-    Reads both `simple_value` summaries and the TF2 tensor summaries that `tf.summary.scalar`
-    writes, with `tf.compat.v1.train.summary_iterator`.
-    """
-    scalars: dict[str, list[tuple[int, float]]] = {}
-    for event_file in sorted(Path(event_dir).glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
-            for value in event.summary.value:
-                if value.HasField("simple_value"):
-                    number = float(value.simple_value)
-                elif value.HasField("tensor") and not value.tensor.tensor_shape.dim:
-                    array = tf.make_ndarray(value.tensor)
-                    if array.dtype.kind not in "fiu":  # E.g. a serialized graph (a string).
-                        continue
-                    number = float(array)
-                else:
-                    continue
-                scalars.setdefault(value.tag, []).append((int(event.step), number))
-    # A stable sort by step keeps the file order of values written at the same step.
-    return {tag: sorted(points, key=lambda point: point[0]) for tag, points in scalars.items()}
-
-
-def plot_tensorboard_curves(
-    tensorboard_dir: str | os.PathLike,
-    output: str | os.PathLike,
-    *,
-    tags: Sequence[str] = ("cost", "error"),
-    title: str = "",
-) -> Path:
-    """Fig. 3.5 as a PNG: `cost` and `error` from `<tensorboard_dir>/{train,validation}` events.
-
-    The book shows TensorBoard's Scalars tab (line 1420); this draws the same curves with
-    matplotlib, one panel per tag, one line per split, against the training step.
-
-    Args:
-      tensorboard_dir: a run's `tensorboard/` folder.
-      output: the PNG to write.
-      tags: the scalar tags to plot, one panel each.
-      title: a figure title (e.g. the experiment id).
-
-    Returns:
-      The path written.
-
-    Raises:
-      ValueError: none of `tags` occurs in the train or validation events.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from fdl_tf2.training import figures
-
-    splits = {
-        split: read_event_scalars(Path(tensorboard_dir) / split)
-        for split in ("train", "validation")
-    }
-    if not any(tag in scalars for scalars in splits.values() for tag in tags):
-        raise ValueError(f"no scalar tagged {list(tags)} under {tensorboard_dir}/train|validation")
-    figure, axes = plt.subplots(1, len(tags), figsize=(5 * len(tags), 4), squeeze=False)
-    for axis, tag in zip(axes[0], tags, strict=True):
-        for split, scalars in splits.items():
-            # The training loop writes the per-step `cost` and, at each epoch's last step, the
-            # epoch mean under the same tag; keep the first value per step (the per-step one).
-            points = list(dict(reversed(scalars.get(tag, []))).items())
-            if points:
-                steps, values = zip(*sorted(points), strict=True)
-                axis.plot(steps, values, label=split, marker="." if len(points) < 30 else None)
-        axis.set(xlabel="training step", ylabel=tag, title=f"{tag} (Fig. 3.5)")
-        axis.grid(alpha=0.3)
-        axis.legend()
-    if title:
-        figure.suptitle(title)
-    return figures.save_figure(figure, output)

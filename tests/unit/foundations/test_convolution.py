@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from fdl_tf2 import convolution
+from fdl_tf2.foundations import convolution
 
 
 def _keras_spatial_shape(layers, height, width, channels=1):

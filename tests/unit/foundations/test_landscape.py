@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fdl_tf2 import landscape
+from fdl_tf2.foundations import landscape
 from fdl_tf2.models import feedforward
 
 ILL_CONDITIONED = np.array([[10.0, 2.0], [2.0, 1.0]])
@@ -17,7 +17,7 @@ def inputs():
 
 
 def _small_mlp(seed=0, relu_output=False):
-    return feedforward.build_mlp(book_relu_output=relu_output, seed=seed)
+    return feedforward.build_mlp(output_relu=relu_output, seed=seed)
 
 
 # --- C4-2 identifiability ---------------------------------------------------------------------

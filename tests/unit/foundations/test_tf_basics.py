@@ -1,4 +1,7 @@
-"""Chapter-3 TensorFlow basics (spec ch01-03 §4.3: C3-1 to C3-5, C3-8, C3-11, C3-12).
+"""Chapter-3 TensorFlow basics (spec ch01-03 §4.3: C3-1 to C3-5, C3-11, C3-12).
+
+C3-8 (Fig. 3.5 from event files) is tested in tests/unit/test_records.py and
+tests/unit/viz/test_curves.py.
 
 tests/conftest.py splits the CPU into two logical devices (/CPU:0, /CPU:1) and enables op
 determinism, so every random op below is seeded.
@@ -12,11 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fdl_tf2 import tf_basics
+from fdl_tf2.foundations import tf_basics
 from fdl_tf2.models import feedforward
 from fdl_tf2.training.run_log import RunLog
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "experiments" / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[3] / "experiments" / "results"
 
 
 # --- C3-1: variables -------------------------------------------------------------------------
@@ -176,7 +179,9 @@ def test_affine_function_row_i_is_w_applied_to_sample_i():
     inputs = np.random.default_rng(0).random((5, 784), dtype=np.float32)
     outputs = model(inputs).numpy()
     for row in range(5):
-        np.testing.assert_allclose(outputs[row], inputs[row] @ weights + biases, rtol=1e-5)
+        # float32 sums of 784 products: an output near 0 needs an absolute tolerance.
+        expected = inputs[row].astype(np.float64) @ weights + biases
+        np.testing.assert_allclose(outputs[row], expected, rtol=1e-5, atol=1e-4)
 
 
 def test_affine_graph_is_exported_for_tensorboard(tmp_path):
@@ -291,27 +296,6 @@ def test_tower_on_two_logical_cpus_sums_to_10_22():
 def test_mirrored_strategy_replaces_the_manual_tower():
     devices = tf_basics.logical_devices("CPU")
     np.testing.assert_array_equal(tf_basics.mirrored_tower_sum(devices), [[10.0], [22.0]])
-
-
-# --- C3-8: Fig. 3.5 from event files ---------------------------------------------------------
-
-
-def test_fig_3_5_curves_are_read_from_tensorboard_event_files(tmp_path):
-    run_log = RunLog(tmp_path, quiet=True)
-    run_log.trace_on()  # A graph in the same file: a string tensor the reader must skip.
-    tf.function(lambda: tf.constant(1.0))()
-    run_log.trace_export("graph")
-    for step in (10, 20, 30):
-        run_log.scalars(step, "train", cost=1.0 / step, error=0.5 / step)
-        run_log.scalars(step, "validation", cost=2.0 / step, error=0.6 / step)
-    run_log.close()
-    train = tf_basics.read_event_scalars(tmp_path / "tensorboard" / "train")
-    np.testing.assert_allclose([value for _, value in train["cost"]], [0.1, 0.05, 1 / 30])
-    assert [step for step, _ in train["error"]] == [10, 20, 30]
-    output = tf_basics.plot_tensorboard_curves(tmp_path / "tensorboard", tmp_path / "fig.png")
-    assert output.stat().st_size > 5_000
-    with pytest.raises(ValueError, match="no scalar"):
-        tf_basics.plot_tensorboard_curves(tmp_path / "tensorboard", tmp_path / "x.png", tags=["q"])
 
 
 # --- C3-11: the book's derived claims from the port's accuracies -----------------------------

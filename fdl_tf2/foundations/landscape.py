@@ -147,7 +147,7 @@ def interpolation_curve(
 
     Returns:
       `(A,)` float64 mean losses. The loss is computed on the model's output, so with
-      `book_relu_output=True` it is the book's cross-entropy of ReLU'd logits.
+      `output_relu=True` it is the book's cross-entropy of ReLU'd logits.
     """
     _check_convention(convention)
     variables = model.weights

@@ -1,0 +1,218 @@
+"""The classifier recipe: set-up, train, test, export, report, on the generic engine pieces.
+
+    results = classifier.run_classifier(config, experiment_id="ch03.mlp", model_name="mnist_mlp",
+                                        build_model=..., build_optimizer=..., data=..., ...)
+
+wires config -> data -> model -> `step.make_train_step` + `checkpoint.Checkpointer` ->
+`loop.train` (one evaluation per epoch, the book's console line) -> test evaluation ->
+SavedModel export (`export.saved_model.classifier_endpoint`) -> `results.json`. The dtype policy
+is set here on behalf of the experiment and reset after it.
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from fdl_tf2 import config as config_lib
+from fdl_tf2.data import pipeline
+from fdl_tf2.export import saved_model
+from fdl_tf2.training import loop, precision, runs, step
+from fdl_tf2.training.run_log import machine_description
+from fdl_tf2.viz import curves
+
+BuildOptimizer = Callable[[int], keras.optimizers.Optimizer]
+"""`total_steps -> optimizer`: schedules decay over the steps the run will take."""
+
+
+def sparse_softmax_cross_entropy(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-example cross-entropy of integer targets `(batch,)` and logits `(batch, classes)`."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(targets, tf.int32), logits=tf.cast(logits, tf.float32)
+    )
+
+
+def classification_loss(
+    model: keras.Model, batch: tuple[tf.Tensor, tf.Tensor], training: bool
+) -> tuple[step.SumCount, dict[str, step.SumCount]]:
+    """`step.ComputeLoss` of a classifier: mean cross-entropy, accuracy and error.
+
+    Args:
+      batch: `(inputs, targets)`, integer targets of shape `(batch,)`.
+    """
+    inputs, targets = batch
+    logits = model(inputs, training=training)
+    count = tf.cast(tf.shape(logits)[0], tf.float32)
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    correct = tf.reduce_sum(tf.cast(tf.equal(predictions, tf.cast(targets, tf.int32)), tf.float32))
+    loss = (tf.reduce_sum(sparse_softmax_cross_entropy(targets, logits)), count)
+    return loss, {"accuracy": (correct, count), "error": (count - correct, count)}
+
+
+def book_epoch_line(report: Mapping[str, Any]) -> str:
+    """The book's `Epoch: 0001 cost = 0.xxxxxxxxx  Validation Error: 0.xxxx` console line."""
+    line = f"Epoch: {int(report['epoch']):04d} cost = {report['train']['cost']:.9f}"
+    validation = report.get("validation")
+    if validation is not None:
+        line += f"  Validation Error: {validation['error']:.4f}"
+    return line + f"  ({report['steps_per_sec']:,.0f} steps/s)"
+
+
+def train_classifier(
+    config: config_lib.EngineConfig,
+    context: runs.RunContext,
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    data: pipeline.ClassificationData,
+    *,
+    epochs: int,
+    batch_size: int,
+    on_eval: loop.OnEval | tuple = (),
+    run_log=None,
+    workdir: str | Path | None = None,
+) -> dict[str, Any]:
+    """`loop.train` of a classifier on `data`'s training split, one evaluation per epoch.
+
+    Args:
+      run_log, workdir: where this training logs and checkpoints; default the run's own
+        (a run that trains several models gives each its own, e.g. the optimiser race).
+
+    Returns:
+      `loop.train`'s summary plus `epochs_completed`.
+    """
+    run_log = run_log or context.run_log
+    sub_context = dataclasses.replace(
+        context, run_log=run_log, workdir=Path(workdir or context.workdir)
+    )
+    train_step, checkpointer = runs.make_engine(
+        config, sub_context, model, optimizer, classification_loss
+    )
+    steps_per_epoch = data.steps_per_epoch(batch_size)
+    validation = data.dataset("validation", batch_size=1000, training=False)
+    evaluate = step.make_evaluate(model, classification_loss)
+    summary = loop.train(
+        train_step,
+        data.train_stream(batch_size=batch_size, seed=config.seed),
+        num_steps=config_lib.total_steps(config, epochs * steps_per_epoch),
+        checkpointer=checkpointer,
+        run_log=run_log,
+        evaluate=lambda _: evaluate(validation),
+        on_eval=on_eval,
+        steps_per_epoch=steps_per_epoch,
+        histogram_every=config.histogram_every,
+        examples_per_step=batch_size,
+        console=book_epoch_line,
+        resume_hint=context.resume_command,
+    )
+    summary["epochs_completed"] = summary["steps"] / steps_per_epoch
+    return summary
+
+
+def export_dir(config: config_lib.ExportConfig, context: runs.RunContext, dataset: str) -> Path:
+    """Where a run exports: `config.export_dir`, else saved_models/ (synthetic: the workdir)."""
+    if config.export_dir:
+        return Path(config.export_dir)
+    return context.workdir / "saved_models" if dataset == "synthetic" else Path("saved_models")
+
+
+def run_classifier(
+    config: config_lib.ExportConfig,
+    *,
+    experiment_id: str,
+    model_name: str,
+    build_model: Callable[[], keras.Model],
+    build_optimizer: BuildOptimizer,
+    data: pipeline.ClassificationData,
+    epochs: int,
+    batch_size: int,
+    reference: dict[str, Any] | None = None,
+    after_training: Callable[[keras.Model, runs.RunContext, int], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Trains and evaluates a classifier on `data`; returns the final metrics.
+
+    The returned dict (also `results.json`) has `test_accuracy`, `test_error`,
+    `validation_accuracy`, the training summary (wall time, steps/s), the export path, the
+    config, the machine and the dataset files' SHA-256. `build_optimizer(total_steps)` gets
+    the number of steps the run will take (`--max_steps` included). `after_training(model,
+    context, step)`, when given, runs after the test evaluation (extra figures, analyses); the
+    dict it returns is merged into the results.
+    """
+    context = runs.start_run(config, experiment_id)
+    run_log = context.run_log
+    steps = config_lib.total_steps(config, epochs * data.steps_per_epoch(batch_size))
+    optimizer = precision.use_mixed_precision(config.mixed_precision, build_optimizer(steps))
+    try:
+        with context.strategy.scope():
+            model = build_model()
+        start = time.time()
+        summary = train_classifier(
+            config, context, model, optimizer, data, epochs=epochs, batch_size=batch_size
+        )
+        evaluate = step.make_evaluate(model, classification_loss)
+        test = evaluate(data.dataset("test", batch_size=1000, training=False))
+        run_log.scalars(summary["steps"], "test", cost=test["cost"], accuracy=test["accuracy"])
+        run_log.print("Optimization Finished!")
+        run_log.print(f"Test Accuracy: {test['accuracy']:.4f}")
+        validation_inputs = data.dataset("validation", batch_size=1000, training=False)
+        first_inputs, _ = next(iter(validation_inputs))
+        run_log.histogram(summary["steps"], "output", model(first_inputs, training=False))
+        run_log.flush()
+        curves.plot_learning_curves(
+            context.workdir / "metrics.jsonl", run_log.figure_path("learning_curves")
+        )
+        results: dict[str, Any] = {
+            "experiment": experiment_id,
+            "test_accuracy": test["accuracy"],
+            "test_error": 1.0 - test["accuracy"],
+            "test_cost": test["cost"],
+            "validation_accuracy": summary.get("validation", {}).get("accuracy"),
+            "train_cost": summary.get("train", {}).get("cost"),
+            "epochs_completed": summary["epochs_completed"],
+            "steps": summary["steps"],
+            "stopped_early": summary["stopped_early"],
+            "train_seconds": summary["train_seconds"],
+            "steps_per_sec": summary["steps_per_sec"],
+            "examples_per_sec": summary["examples_per_sec"],
+            "wall_seconds": time.time() - start,
+            "parameters": model.count_params(),
+            "reference": reference or {},
+            "config": dataclasses.asdict(config),
+            "machine": machine_description(),
+            "dataset": {"name": data.name, "files_sha256": data.files},
+            "workdir": str(context.workdir),
+        }
+        if after_training is not None:
+            results.update(after_training(model, context, summary["steps"]))
+        if config.export and context.chief:
+            path = saved_model.export(
+                model_name,
+                endpoints={
+                    saved_model.SIGNATURE_KEY: saved_model.classifier_endpoint(
+                        model, data.preprocess_inputs, data.serving_spec
+                    )
+                },
+                samples={saved_model.SIGNATURE_KEY: (data.splits["test"][0][:8],)},
+                track=[model],
+                export_dir=export_dir(config, context, data.name),
+                facts={
+                    "experiment": experiment_id,
+                    "dataset": data.name,
+                    "test_accuracy": round(test["accuracy"], 4),
+                    "exported": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+                },
+            )
+            results["export"] = str(path)
+            run_log.print(f"Exported and verified {path}")
+        run_log.print(f"Run directory: {context.workdir} (metrics.jsonl, results.json, figures/)")
+        run_log.print(f"TensorBoard: tensorboard --logdir {context.workdir / 'tensorboard'}")
+        runs.close_run(context, results)
+    finally:
+        runs.close_run(context)  # Idempotent; also flushes what an interrupted run logged.
+        if config.mixed_precision != "float32":
+            keras.config.set_dtype_policy("float32")
+    return results
