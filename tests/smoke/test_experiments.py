@@ -33,14 +33,16 @@ def _smoke_config(module, tmp_path):
     return config_lib.from_argv(module.Config, module.CONFIGS, arguments)
 
 
-@pytest.mark.parametrize("experiment_id", sorted(EXPERIMENTS))
-def test_smoke_preset_writes_results_logs_and_figures(experiment_id, tmp_path):
-    module = EXPERIMENTS[experiment_id]
-    results = module.main(_smoke_config(module, tmp_path))
+def _is_classifier(module) -> bool:
+    return hasattr(module.Config, "export") and getattr(module, "TRAINS_CLASSIFIER", False)
 
+
+CLASSIFIERS = sorted(name for name, module in EXPERIMENTS.items() if _is_classifier(module))
+
+
+def _check_results_logs_and_figures(module, experiment_id, results, run):
     numbers = {k: v for k, v in results.items() if isinstance(v, float)}
     assert all(math.isfinite(v) for v in numbers.values()), numbers
-    run = tmp_path / "run"
     stored = json.loads((run / "results.json").read_text())
     assert stored["experiment"] == experiment_id and "machine" in stored and "config" in stored
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -49,20 +51,35 @@ def test_smoke_preset_writes_results_logs_and_figures(experiment_id, tmp_path):
         assert (run / "figures" / f"{name}.png").stat().st_size > 5_000, name
 
 
-@pytest.mark.parametrize(
-    "experiment_id",
-    sorted(
-        name
-        for name, module in EXPERIMENTS.items()
-        if hasattr(module.Config, "export") and getattr(module, "TRAINS_CLASSIFIER", False)
-    ),
-)
-def test_classifier_logs_exports_and_resumes(experiment_id, tmp_path):
+@pytest.mark.parametrize("experiment_id", sorted(set(EXPERIMENTS) - set(CLASSIFIERS)))
+def test_smoke_preset_writes_results_logs_and_figures(experiment_id, tmp_path):
     module = EXPERIMENTS[experiment_id]
-    config = _smoke_config(module, tmp_path)
+    results = module.main(_smoke_config(module, tmp_path))
+    _check_results_logs_and_figures(module, experiment_id, results, tmp_path / "run")
+
+
+@pytest.mark.parametrize("experiment_id", CLASSIFIERS)
+def test_classifier_logs_exports_under_its_run_directory_and_resumes(
+    experiment_id, tmp_path, monkeypatch
+):
+    """The classifiers' smoke runs, plus TensorBoard tags, the export and a resume.
+
+    Smoke presets train on synthetic data, so they export under their run directory and
+    never into the tracked model repository (a relative saved_models/ in the working dir).
+    """
+    monkeypatch.chdir(tmp_path)
+    module = EXPERIMENTS[experiment_id]
+    config = config_lib.from_argv(
+        module.Config, module.CONFIGS, ["--config=smoke", f"--workdir={tmp_path / 'run'}"]
+    )
     results = module.main(config)
-    assert results["test_accuracy"] > 0.5
     run = tmp_path / "run"
+    _check_results_logs_and_figures(module, experiment_id, results, run)
+    assert results["test_accuracy"] > 0.5
+    assert results["export"].startswith(str(run / "saved_models")) and results["export"].endswith(
+        "/1"
+    )
+    assert not (tmp_path / "saved_models").exists()
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {"train", "validation", "test"} <= {record["split"] for record in records}
     # Per-step and per-epoch scalars, weight histograms and the traced graph ("train_steps").
@@ -77,17 +94,3 @@ def test_classifier_logs_exports_and_resumes(experiment_id, tmp_path):
     # Running the same command again resumes from the final checkpoint and trains nothing.
     again = module.main(config_lib.replace(config, export=False))
     assert again["steps"] == results["steps"] and again["train_seconds"] == 0.0
-
-
-def test_a_smoke_run_on_synthetic_data_exports_under_its_run_directory(tmp_path, monkeypatch):
-    """Nothing of a synthetic model reaches the tracked model repository (saved_models/)."""
-    monkeypatch.chdir(tmp_path)  # Where a relative saved_models/ would be written.
-    module = EXPERIMENTS["ch03.logistic_regression"]
-    config = config_lib.from_argv(
-        module.Config, module.CONFIGS, ["--config=smoke", f"--workdir={tmp_path / 'run'}"]
-    )
-    results = module.main(config)
-    assert results["export"] == str(
-        tmp_path / "run" / "saved_models" / "mnist_logistic_regression" / "1"
-    )
-    assert not (tmp_path / "saved_models").exists()

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -213,7 +212,7 @@ def _wait_for(process, prefix, timeout=120):
     raise AssertionError(f"no line starting with {prefix!r}:\n{''.join(lines)}")
 
 
-def test_a_real_process_stopped_by_sigterm_exits_143_names_the_resume_command_and_resumes(
+def test_a_real_process_stopped_by_sigterm_exits_143_and_names_the_resume_command(
     tmp_path,
 ):
     workdir = tmp_path / "run"
@@ -236,17 +235,7 @@ def test_a_real_process_stopped_by_sigterm_exits_143_names_the_resume_command_an
     assert "SIGTERM: checkpoint saved at step" in output
     assert "Resume with: python -m fdl_tf2 run toy.sigterm " in output
     assert f"--workdir={workdir}" in output
+    # It saved where it stopped (resuming from there is tested in-process above).
     saved = max(_checkpoint_steps(workdir))
     assert 40 <= saved < 400 * 40
-    # The resumed run starts from that step and finishes (2 more epochs' worth here).
-    target_epochs = saved // 40 + 2
-    resumed = subprocess.run(
-        [sys.executable, "-c", _TOY_RUN, str(workdir), str(target_epochs)],
-        capture_output=True,
-        text=True,
-        cwd=_REPO,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"(step {saved})" in resumed.stdout
-    assert f"finished at step {target_epochs * 40}" in resumed.stdout
-    np.testing.assert_array_equal(_checkpoint_steps(workdir)[-1], target_epochs * 40)
+    assert f"checkpoint saved at step {saved} " in output

@@ -607,7 +607,4 @@ def test_two_endpoint_export_reloads_in_a_fresh_process(tmp_path):
     )
     assert "- `decode`: inputs `code`: float32 [None, 2]; outputs `reconstruction`" in readme
 
-    # Encode's outputs and refusals pass; decode's shifted expectation must be caught.
-    wrong = {"encode": {"code": code}, "decode": {"reconstruction": reconstruction + 1.0}}
-    with pytest.raises(saved_model.ExportVerificationError, match="'reconstruction'.*differs"):
-        saved_model.verify_export(path, endpoints, samples, wrong)
+    # A wrong expectation failing verification is tested in tests/unit/export/.
