@@ -6,27 +6,31 @@ mini-batches of 100) and "Batch Normalization" without BN (the CIFAR-10 convnet:
 -> pool -> conv 5x5x64 -> pool -> fc 384 -> fc 192 -> 10, dropout 0.5, Adam 1e-3, mini-batches
 of 128 distorted 24x24 crops). The models are `fdl_tf2.models.convnet`'s.
 
-What it measures, per model, in one process, on random uint8 images (no dataset files): MNIST
-`(55000, 28, 28)` through `pipeline.batched` with `mnist.preprocess_fn("image")`; CIFAR-10
-`(50000, 32, 32, 3)` through `pipeline.batched(..., augment=...)` with the book's training
-distortions `image_augment.distort(batch, key, cifar10.BOOK_AUGMENT)` (random crop, flip,
-brightness, contrast, standardisation), wired as `cifar10.classification_data` does. So every
-TensorFlow measurement includes the input pipeline.
+What it measures, per model, in one process, on random uint8 images (no dataset files), held
+in a `pipeline.ClassificationData` wired as the experiments' loaders wire the real files:
+MNIST `(55000, 28, 28)` with `mnist.preprocess_images_fn("image")`; CIFAR-10
+`(50000, 32, 32, 3)` with the book's training distortions `image_augment.distort(batch, key,
+cifar10.BOOK_AUGMENT)` (random crop, flip, brightness, contrast, standardisation), as
+`cifar10.classification_data` does. So every TensorFlow measurement includes the input
+pipeline.
 
-  (a)  `fdl_tf2.training.loop.make_train_function`, float32, `steps_per_execution` 100.
+  (a)  our engine as the ch05 experiments run it: `fdl_tf2.training.step.make_train_step` with
+       `classifier.classification_loss`, fed by `ClassificationData.train_stream`, float32,
+       100 steps per call.
   (a2) the same with `jit_compile=True` (XLA train step).
   (a3) the same as (a) under the `mixed_bfloat16` dtype policy
        (`fdl_tf2.training.precision.use_mixed_precision`).
-  (b)  Keras `model.fit` with compile defaults, on the same per-epoch `pipeline.batched`
-       datasets as the engine (`dataset.take(steps)`).
+  (b)  Keras `model.fit` with compile defaults, on the same tf.data pipeline: the epochs the
+       engine's stream chains (`ClassificationData.train_epochs`, `dataset.take(steps)`).
   (c)  Keras `model.fit` with `steps_per_execution=100` and `jit_compile=True`, same data.
-  (d)  the same network in eager PyTorch (`torch_equivalent`), when `import torch` works: the
-       same per-batch work in torch ops (gather of a shuffled uint8 batch, then /255 or the same
-       distortions), on the GPU when both TensorFlow and PyTorch see one.
+  (d)  the same network in eager PyTorch (`torch_equivalent`; a missing torch is an error,
+       `--skip-torch` leaves it out): the same per-batch work in torch ops (gather of a
+       shuffled uint8 batch, then /255 or the same distortions), on the GPU when both
+       TensorFlow and PyTorch see one.
 
 How: as `bench_mlp.py` (`benchmarks.common.measure_interleaved`): one untimed warm-up per
-contender, then `--repeats` interleaved measurements of `--steps` steps each (data pipeline
-setup and a host sync included); the median images/s is reported. "Ours" is the faster
+contender, then `--repeats` interleaved measurements of `--steps` steps each (a host sync
+included); the median images/s is reported. "Ours" is the faster
 float32 engine variant, (a) or (a2); (a3) trains in reduced precision and is reported beside.
 
 FLOPs (`forward_flops`), per image, from the layer shapes: a Conv2D with a `k_h x k_w` kernel,
@@ -42,7 +46,7 @@ first layer's forward. Roofline: the measured `tf.linalg.matmul` rate at 2048x20
 
 Usage:
   python benchmarks/bench_convnets.py [--models mnist,cifar] [--repeats 3] [--steps 100]
-      [--quick] [--output runs/bench/bench_convnets.json]
+      [--quick] [--skip-torch] [--output runs/bench/bench_convnets.json]
 """
 
 import os
@@ -52,7 +56,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import itertools  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -78,6 +81,10 @@ STEPS_PER_EXECUTION = 100
 DEFAULT_STEPS = 100
 DEFAULT_REPEATS = 3
 QUICK_STEPS = 3
+EMULATED_BF16_STEPS = 5
+"""Steps per (a3) measurement where bfloat16 is emulated (no avx512_bf16 / amx_bf16, no GPU):
+there TensorFlow's bfloat16 convolutions run about 16x slower than float32 (5 s per CIFAR step
+on the 2-core AVX2 CPU), and full-length measurements would take half an hour."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,67 +169,47 @@ def train_flops_per_image(flops: dict[str, int]) -> tuple[int, int]:
 # --- Data -----------------------------------------------------------------------------------
 
 
-def make_data(spec: ModelSpec) -> dict[str, Any]:
-    """Random uint8 images `(N, *raw_image_shape)` and labels `(N,)`, as NumPy and as tensors.
+def make_data(name: str, spec: ModelSpec) -> pipeline.ClassificationData:
+    """Random uint8 images `(N, *raw_image_shape)` and labels `(N,)` as the experiments' data.
 
-    The tensors are made once, on the host (as `pipeline.ClassificationData` does), so no epoch
-    copies the arrays again.
+    Wired as `mnist.classification_data(view="image")` and `cifar10.classification_data()`
+    wire the real files: MNIST training batches are `(batch, 28, 28, 1)` in [0, 1]; CIFAR-10
+    training batches are the book's distorted, standardised `(batch, 24, 24, 3)` crops
+    (`image_augment.distort` with `cifar10.BOOK_AUGMENT`). `ClassificationData` turns the
+    arrays into tensors once, so no epoch copies them again.
     """
     rng = np.random.default_rng(SEED)
     images = rng.integers(0, 256, size=(spec.num_examples, *spec.raw_image_shape), dtype=np.uint8)
     labels = rng.integers(0, 10, size=(spec.num_examples,), dtype=np.uint8)
-    with tf.device("/CPU:0"):
-        tensors = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
-    return {"images_uint8": images, "labels_uint8": labels, "tensors": tensors}
-
-
-def epoch_dataset_fn(name: str, spec: ModelSpec, data: dict[str, Any]):
-    """`epoch -> that epoch's shuffled training batches`: float32 images, int32 labels.
-
-    MNIST: `(batch, 28, 28, 1)` in [0, 1]. CIFAR-10: the book's distorted, standardised
-    `(batch, 24, 24, 3)` crops (the augment callable of `cifar10.classification_data`).
-    """
-    images, labels = data["tensors"]
-    augment = None
     if name == "mnist":
-        preprocess = mnist.preprocess_fn("image")
-    else:
-        options = cifar10.BOOK_AUGMENT
-        preprocess = lambda x, y: (  # noqa: E731 (required by `batched`, unused in training)
-            image_augment.center_crop_and_standardize(x, options.crop_size),
-            tf.cast(y, tf.int32),
+        return pipeline.ClassificationData(
+            name="random_mnist",
+            splits={"train": (images, labels)},
+            preprocess_inputs=mnist.preprocess_images_fn("image"),
+            preprocess_targets=mnist.preprocess_labels_fn(one_hot=False),
+            serving_spec=mnist.SERVING_SPEC,
         )
-        augment = lambda x, y, key: (  # noqa: E731
-            image_augment.distort(x, key, options),
-            tf.cast(y, tf.int32),
-        )
-
-    def epoch_dataset(epoch: int) -> tf.data.Dataset:
-        return pipeline.batched(
-            images,
-            labels,
-            batch_size=spec.batch_size,
-            training=True,
-            preprocess=preprocess,
-            augment=augment,
-            seed=SEED,
-            epoch=epoch,
-        )
-
-    return epoch_dataset
+    options = cifar10.BOOK_AUGMENT
+    return pipeline.ClassificationData(
+        name="random_cifar10",
+        splits={"train": (images, labels)},
+        preprocess_inputs=lambda x: image_augment.center_crop_and_standardize(x, options.crop_size),
+        preprocess_targets=lambda y: tf.cast(y, tf.int32),
+        serving_spec=cifar10.SERVING_SPEC,
+        augment_inputs=lambda x, key: image_augment.distort(x, key, options),
+    )
 
 
-def make_pipeline_runner(epoch_dataset) -> Runner:
-    """The input pipeline alone: `num_steps` training batches pulled through tf.data."""
-    epochs = itertools.count(1_000)  # Epochs (orders and augmentation keys) not yet seen.
+def make_pipeline_runner(data: pipeline.ClassificationData, spec: ModelSpec) -> Runner:
+    """The input pipeline alone: `num_steps` training batches pulled through the stream."""
+    # Steps (orders and augmentation keys) no contender reads.
+    batches = data.train_stream(batch_size=spec.batch_size, seed=SEED + 1)(0)
+    iterator = iter(batches.prefetch(tf.data.AUTOTUNE))
 
     def run(num_steps: int) -> float:
         start = time.perf_counter()
-        remaining = num_steps
-        while remaining:
-            for batch_images, _ in epoch_dataset(next(epochs)).take(remaining):
-                remaining -= 1
-                last = batch_images
+        for _ in range(num_steps):
+            last, _ = next(iterator)
         _ = last.numpy()  # The last batch is complete.
         return time.perf_counter() - start
 
@@ -232,7 +219,9 @@ def make_pipeline_runner(epoch_dataset) -> Runner:
 # --- TensorFlow contenders ------------------------------------------------------------------
 
 
-def make_engine_runner(spec: ModelSpec, epoch_dataset, *, jit: bool, policy: str = "float32"):
+def make_engine_runner(
+    spec: ModelSpec, data: pipeline.ClassificationData, *, jit_compile: bool, policy: str
+):
     """(a)/(a2)/(a3): `common.make_engine_runner` with Adam, under the dtype `policy`.
 
     Returns:
@@ -246,19 +235,18 @@ def make_engine_runner(spec: ModelSpec, epoch_dataset, *, jit: bool, policy: str
     return common.make_engine_runner(
         model,
         optimizer,
-        epoch_dataset,
-        steps_per_epoch=spec.steps_per_epoch,
-        batch_size=spec.batch_size,
-        steps_per_execution=STEPS_PER_EXECUTION,
-        jit=jit,
+        data.train_stream(batch_size=spec.batch_size, seed=SEED),
+        steps_per_call=STEPS_PER_EXECUTION,
+        jit_compile=jit_compile,
     )
 
 
-def make_fit_runner(spec: ModelSpec, epoch_dataset, **compile_options: Any):
-    """(b)/(c): Keras `model.fit` on the engine's per-epoch datasets.
+def make_fit_runner(spec: ModelSpec, data: pipeline.ClassificationData, **compile_options: Any):
+    """(b)/(c): Keras `model.fit` on the engine's tf.data pipeline.
 
-    One `fit(epochs=1)` call per data epoch, on `dataset.take(steps)`, so it trains exactly the
-    steps counted and builds each epoch's dataset inside the timed region, as the engine does.
+    One `fit(epochs=1)` call per data epoch, on `data.train_epochs(...)(epoch).take(steps)`
+    (the epochs the engine's stream chains), so it trains exactly the steps counted; each
+    epoch's dataset is built inside the timed region.
 
     Returns:
       `(runner, model)`; `model.jit_compile` says whether fit used XLA.
@@ -270,6 +258,7 @@ def make_fit_runner(spec: ModelSpec, epoch_dataset, **compile_options: Any):
         metrics=["accuracy"],
         **compile_options,
     )
+    epochs = data.train_epochs(batch_size=spec.batch_size, seed=SEED)
     next_epoch = [0]
 
     def run(num_steps: int) -> float:
@@ -277,7 +266,7 @@ def make_fit_runner(spec: ModelSpec, epoch_dataset, **compile_options: Any):
         done = 0
         while done < num_steps:
             steps = min(spec.steps_per_epoch, num_steps - done)
-            dataset = epoch_dataset(next_epoch[0]).take(steps)
+            dataset = epochs(next_epoch[0]).take(steps)
             next_epoch[0] += 1
             # `shuffle` is ignored for datasets; False only silences Keras' warning.
             history = model.fit(dataset, epochs=1, shuffle=False, verbose=0)
@@ -407,20 +396,17 @@ def torch_preprocess(name: str):
     return distort
 
 
-def make_torch_runner(name: str, spec: ModelSpec, data: dict[str, Any]):
-    """(d): the network in eager PyTorch, or None when `import torch` fails.
+def make_torch_runner(torch, name: str, spec: ModelSpec, data: pipeline.ClassificationData):
+    """(d): the network in eager PyTorch (`torch` is the imported module).
 
     One shuffle per epoch; each step gathers a uint8 batch, preprocesses (MNIST) or distorts
     (CIFAR-10) it on the host as tf.data does, and trains on the device.
 
     Returns:
-      `(runner, {"version": ..., "device": ...})`, or None.
+      `(runner, {"version": ..., "device": ...})`.
     """
-    try:
-        import torch
-        import torch.nn.functional as functional
-    except ImportError:
-        return None
+    import torch.nn.functional as functional
+
     torch.set_num_threads(common.intra_op_threads())  # As many threads as TensorFlow.
     torch.manual_seed(SEED)
     use_gpu = bool(tf.config.list_physical_devices("GPU")) and torch.cuda.is_available()
@@ -428,8 +414,9 @@ def make_torch_runner(name: str, spec: ModelSpec, data: dict[str, Any]):
     model = torch_equivalent(spec.build()).to(device)
     # Keras' Adam epsilon, so both optimizers do the same arithmetic.
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.learning_rate, eps=1e-7)
-    images = torch.from_numpy(data["images_uint8"])
-    labels = torch.from_numpy(data["labels_uint8"].astype(np.int64))
+    raw_images, raw_labels = data.splits["train"]
+    images = torch.from_numpy(raw_images)
+    labels = torch.from_numpy(raw_labels.astype(np.int64))
     preprocess = torch_preprocess(name)
     generator = torch.Generator().manual_seed(SEED)
     batch_size = spec.batch_size
@@ -463,15 +450,18 @@ def make_torch_runner(name: str, spec: ModelSpec, data: dict[str, Any]):
 # --- One model ------------------------------------------------------------------------------
 
 
-def bench_model(name: str, *, num_steps: int, repeats: int) -> dict[str, Any]:
-    """Builds every contender for model `name`, measures them and returns its results."""
+def bench_model(name: str, *, num_steps: int, repeats: int, torch=None) -> dict[str, Any]:
+    """Builds every contender for model `name`, measures them and returns its results.
+
+    Args:
+      torch: the imported `torch` module, or None to leave out (d).
+    """
     spec = MODELS[name]
     flops = forward_flops(spec.build())
     train_flops, exact_train_flops = train_flops_per_image(flops)
     print()
     print(f"=== {spec.description}, batch {spec.batch_size}, Adam {spec.learning_rate:g} ===")
-    data = make_data(spec)
-    epoch_dataset = epoch_dataset_fn(name, spec, data)
+    data = make_data(name, spec)
     runners: dict[str, Runner] = {}
     tracing_counts = {}
     for label, jit, policy in (
@@ -480,16 +470,15 @@ def bench_model(name: str, *, num_steps: int, repeats: int) -> dict[str, Any]:
         (ENGINE_BF16, False, "mixed_bfloat16"),
     ):
         runners[label], tracing_counts[label] = make_engine_runner(
-            spec, epoch_dataset, jit=jit, policy=policy
+            spec, data, jit_compile=jit, policy=policy
         )
-    runners[FIT_DEFAULTS], fit_defaults_model = make_fit_runner(spec, epoch_dataset)
+    runners[FIT_DEFAULTS], fit_defaults_model = make_fit_runner(spec, data)
     runners[FIT_XLA], _ = make_fit_runner(
-        spec, epoch_dataset, steps_per_execution=STEPS_PER_EXECUTION, jit_compile=True
+        spec, data, steps_per_execution=STEPS_PER_EXECUTION, jit_compile=True
     )
-    torch_runner = make_torch_runner(name, spec, data)
     torch_info = None
-    if torch_runner is not None:
-        runners[TORCH], torch_info = torch_runner
+    if torch is not None:
+        runners[TORCH], torch_info = make_torch_runner(torch, name, spec, data)
     probes = {
         "peak_gflops": common.make_matmul_runner(2048, 2048, 2048, repetitions=4),
         "peak_bf16_gflops": common.make_matmul_runner(
@@ -497,9 +486,21 @@ def bench_model(name: str, *, num_steps: int, repeats: int) -> dict[str, Any]:
         ),
     }
 
-    runners[PIPELINE] = make_pipeline_runner(epoch_dataset)
+    runners[PIPELINE] = make_pipeline_runner(data, spec)
+    steps = {}
+    if not common.has_native_bfloat16():
+        steps[ENGINE_BF16] = min(num_steps, EMULATED_BF16_STEPS)
+        print(
+            f"No native bfloat16 on this machine (CPU: {' '.join(common.cpu_features())}): "
+            f"(a3) is measured over {steps[ENGINE_BF16]} steps per repeat."
+        )
     samples = common.measure_interleaved(
-        runners, probes, num_steps=num_steps, repeats=repeats, items_per_step=spec.batch_size
+        runners,
+        probes,
+        num_steps=num_steps,
+        repeats=repeats,
+        items_per_step=spec.batch_size,
+        steps=steps,
     )
     del runners[PIPELINE]  # Not a contender: the ceiling the input pipeline sets.
     pipeline_rate = statistics.median(samples[PIPELINE])
@@ -531,6 +532,12 @@ def bench_model(name: str, *, num_steps: int, repeats: int) -> dict[str, Any]:
     pairs = [(ENGINE_FP32, FIT_DEFAULTS), (ENGINE_XLA, FIT_XLA), (ENGINE_BF16, ENGINE_FP32)]
     if TORCH in contenders:
         pairs.append((ENGINE_FP32, TORCH))
+    targets = {}
+    for other in (FIT_DEFAULTS, FIT_XLA):
+        verdict = common.not_slower(samples[ours], samples[other])
+        targets[other] = (
+            f"ours not slower than {other}: {verdict} ({contenders[other]['ours_ratio']:.2f}x)"
+        )
     return {
         "description": spec.description,
         "batch_size": spec.batch_size,
@@ -540,12 +547,15 @@ def bench_model(name: str, *, num_steps: int, repeats: int) -> dict[str, Any]:
         "train_flops_per_image": train_flops,
         "exact_train_flops_per_image": exact_train_flops,
         "fit_defaults_jit_compile": bool(fit_defaults_model.jit_compile),
+        "native_bfloat16": common.has_native_bfloat16(),
+        "steps_per_measurement": {label: steps.get(label, num_steps) for label in contenders},
         "torch": torch_info,
         "roofline": roofline,
         "input_pipeline_images_per_sec": pipeline_rate,
         "contenders": contenders,
         "ours": ours,
         "matched_pairs": [ratio(first, second) for first, second in pairs],
+        "targets": targets,
     }
 
 
@@ -573,7 +583,7 @@ def print_table(results: dict[str, Any]) -> None:
     if TORCH in contenders:
         ratios.append(f"ours/torch {contenders[TORCH]['ours_ratio']:.2f}x")
     else:
-        ratios.append("torch not installed: skipped")
+        ratios.append("(d) left out (--skip-torch)")
     print(", ".join(ratios))
     exact_share = results["exact_train_flops_per_image"] / results["train_flops_per_image"]
     print(
@@ -584,6 +594,8 @@ def print_table(results: dict[str, Any]) -> None:
     print("Like-for-like:")
     for line in results["matched_pairs"]:
         print(f"  {line}")
+    for line in results["targets"].values():
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -598,6 +610,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--quick", action="store_true", help=f"1 repeat of {QUICK_STEPS} steps: a sanity check."
     )
+    parser.add_argument(
+        "--skip-torch", action="store_true", help="Leave out (d) (else a missing torch fails)."
+    )
     parser.add_argument("--output", default="runs/bench/bench_convnets.json", help="JSON results.")
     args = parser.parse_args(argv)
     models = [name.strip() for name in args.models.split(",") if name.strip()]
@@ -608,6 +623,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     num_steps = QUICK_STEPS if args.quick else args.steps
     if repeats < 1 or num_steps < 1:
         parser.error(f"--repeats and --steps must be >= 1, got {args.repeats} and {args.steps}.")
+    torch = common.import_torch(args.skip_torch)
     # Seven train functions of one Python function trip TF's generic "retracing" warning;
     # `warn_if_retraced` checks each engine function itself.
     tf.get_logger().setLevel("ERROR")
@@ -618,16 +634,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     machine = machine_description()
     accelerators = ", ".join(machine["accelerators"]) or "none"
     print(
-        f"Machine: {machine['cpu']} ({machine['cpu_count']} CPUs), accelerators: {accelerators}, "
-        f"TF {machine['tensorflow']}"
+        f"Machine: {machine['cpu']} ({machine['cpu_count']} CPUs; "
+        f"{' '.join(common.cpu_features())}), accelerators: {accelerators}, "
+        f"TF {machine['tensorflow']}, load average {common.load_average():.1f}"
     )
+
     print(f"{repeats} interleaved repeat(s) of {num_steps} steps per contender; median reported.")
-    per_model = {name: bench_model(name, num_steps=num_steps, repeats=repeats) for name in models}
+    load_before = common.load_average()
+    per_model = {
+        name: bench_model(name, num_steps=num_steps, repeats=repeats, torch=torch)
+        for name in models
+    }
     for model_results in per_model.values():
         print_table(model_results)
     results = {
         "benchmark": "chapter-5 convnets (MNIST, CIFAR-10 without BN), images/s",
+        "command": "python benchmarks/bench_convnets.py " + " ".join(argv or sys.argv[1:]),
         "machine": machine,
+        "cpu_features": common.cpu_features(),
+        "load_average": {"before": load_before, "after": common.load_average()},
         "repeats": repeats,
         "steps_per_measurement": num_steps,
         "steps_per_execution": STEPS_PER_EXECUTION,

@@ -1,4 +1,4 @@
-"""What the training benchmarks share: the engine runner, interleaved timing, matmul roofline.
+"""What the training benchmarks share: the engine runner, interleaved timing, matmul rooflines.
 
 A *runner* is `num_steps -> seconds` spent training exactly `num_steps` optimizer steps, host
 sync included. `measure_interleaved` warms every runner up once (tracing, XLA compilation) and
@@ -10,10 +10,13 @@ the repository root, on `sys.path`; each script inserts the root itself before i
 module as `benchmarks.common`.
 """
 
+import dataclasses
+import itertools
 import json
 import os
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fdl_tf2.training import loop
+from fdl_tf2.training import classifier, step
 
 SEED = 0
 
@@ -30,97 +33,260 @@ Runner = Callable[[int], float]
 Probe = Callable[[], float]
 """`() -> a rate` (e.g. GFLOP/s), measured once per repeat alongside the runners."""
 
+TORCH_MISSING = (
+    "PyTorch is not installed, so contender (d) cannot run. `make bench` installs it (the "
+    "`bench` extra: pip install -e '.[bench]'); pass --skip-torch to measure without it."
+)
+
 
 def intra_op_threads() -> int:
     """TensorFlow's intra-op thread count (its default, 0, means every logical CPU)."""
     return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
 
 
+_CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def has_native_bfloat16() -> bool:
+    """True when bfloat16 runs natively: a GPU, or a CPU with `avx512_bf16` or `amx_bf16`."""
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_features()))
+
+
+def cpu_features() -> list[str]:
+    """The vector-unit flags of /proc/cpuinfo that decide the rooflines (empty elsewhere).
+
+    bfloat16 is fast on a CPU only with `avx512_bf16` or `amx_bf16`; without them (AVX2 only)
+    TensorFlow emulates it and (a3) of the convnet benchmark is far slower than float32.
+    """
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [flag for flag in _CPU_FEATURES if flag in flags]
+    except OSError:
+        pass
+    return []
+
+
+def import_torch(skip: bool):
+    """`torch`, or None when `skip`; a missing torch is an error unless skipped.
+
+    Raises:
+      SystemExit: torch is not installed and `skip` is False (`make bench` measures every
+        contender, so it must not drop one silently).
+    """
+    if skip:
+        return None
+    try:
+        import torch
+    except ImportError as error:
+        raise SystemExit(f"error: {TORCH_MISSING}") from error
+    return torch
+
+
+# --- Our engine -----------------------------------------------------------------------------
+
+
 def make_engine_runner(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
-    epoch_dataset: Callable[[int], tf.data.Dataset],
+    batches: Callable[[int], tf.data.Dataset],
     *,
-    steps_per_epoch: int,
-    batch_size: int,
-    steps_per_execution: int,
-    jit: bool,
+    steps_per_call: int,
+    jit_compile: bool,
+    summary_writer: tf.summary.SummaryWriter | None = None,
+    log_every_steps: int = 0,
 ) -> tuple[Runner, Callable[[], int]]:
-    """`fdl_tf2.training.loop.make_train_function` (classification loss and accuracy).
+    """What `loop.train` runs: `step.make_train_step` with `classifier.classification_loss`.
 
-    Each epoch gets its own dataset, `epoch_dataset(epoch)` (as `loop.train` does), built
-    inside the timed region, so the per-epoch pipeline setup is part of the measured time.
-    Epochs continue from one call of the runner to the next.
+    `batches(start_step)` is the training stream of the experiments
+    (`ClassificationData.train_stream`): one iterator, opened once as `loop.train` opens it
+    (`prefetch`, then `train_step.distribute`), serves every measurement, so epochs follow each
+    other inside tf.data. Each call asks for `min(steps_per_call, steps left)` steps and reads
+    the returned totals on the host as `loop.train` does (that read is the host sync).
+    Checkpoints, evaluations and console lines of `loop.train` are left out.
 
     Returns:
       `(runner, tracing_count)`: the runner and a function returning how often the compiled
       multi-step function has been traced (1 expected; more means retracing per call).
     """
-    optimizer.build(model.trainable_variables)
-    step_counter = tf.Variable(0, dtype=tf.int64)
-    train_steps = loop.make_train_function(
+    train_step = step.make_train_step(
         model,
         optimizer,
-        loop.sparse_softmax_cross_entropy,
-        loop.CLASSIFICATION_METRICS,
-        strategy=tf.distribute.get_strategy(),
-        global_batch_size=batch_size,
-        step_counter=step_counter,
-        jit_compile=jit,
-        summary_writer=None,
+        classifier.classification_loss,
+        jit_compile=jit_compile,
+        steps_per_call=steps_per_call,
+        summary_writer=summary_writer,
+        log_every_steps=log_every_steps,
     )
-    next_epoch = [0]
+    iterator = iter(train_step.distribute(batches(0).prefetch(tf.data.AUTOTUNE)))
 
     def run(num_steps: int) -> float:
         start = time.perf_counter()
         done = 0
         while done < num_steps:
-            dataset = epoch_dataset(next_epoch[0])
-            next_epoch[0] += 1
-            iterator = iter(dataset)
-            epoch_end = min(done + steps_per_epoch, num_steps)
-            while done < epoch_end:
-                calls = min(steps_per_execution, epoch_end - done)
-                totals = train_steps(iterator, tf.constant(calls, tf.int32))
-                # `.numpy()` is the host sync; it also checks that every step ran.
-                ran = int(totals["steps"].numpy())
-                if ran != calls:
-                    raise RuntimeError(f"Engine ran {ran} of {calls} steps (non-finite loss?).")
-                done += ran
+            calls = min(train_step.steps_per_call, num_steps - done)
+            values = train_step(iterator, calls)
+            ran = int(values["steps"])
+            if ran != calls or not bool(values["finite"]):
+                raise RuntimeError(f"Engine ran {ran} of {calls} steps (non-finite loss?).")
+            for name, value in values.items():
+                if name not in ("steps", "finite"):
+                    float(value[0]), float(value[1])  # As `loop.train` totals them.
+            done += ran
         return time.perf_counter() - start
 
-    return run, train_steps.experimental_get_tracing_count
+    return run, train_step.experimental_get_tracing_count
+
+
+# --- Rooflines ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Gemm:
+    """One matrix product `op(a) @ op(b)` with `op(a)` of shape `(rows, inner)` and `op(b)`
+    of shape `(inner, columns)`; `transpose_a` / `transpose_b` as in `tf.linalg.matmul`."""
+
+    rows: int
+    inner: int
+    columns: int
+    transpose_a: bool = False
+    transpose_b: bool = False
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.rows * self.inner * self.columns
+
+
+def dense_training_gemms(batch_size: int, layer_sizes: Sequence[int]) -> list[Gemm]:
+    """The matrix products of one training step of a dense net, as autodiff runs them.
+
+    Per layer `n_in -> n_out`, with inputs `x (batch, n_in)`, kernel `W (n_in, n_out)` and the
+    gradient `dy (batch, n_out)` of its output: the forward `x @ W`, the weight gradient
+    `x^T @ dy` (`transpose_a`) and, except for the first layer (whose input is data, not a
+    variable), the input gradient `dy @ W^T` (`transpose_b`). Those are TensorFlow's `MatMul`
+    gradients.
+    """
+    gemms = []
+    for index, (units_in, units_out) in enumerate(itertools.pairwise(layer_sizes)):
+        gemms.append(Gemm(batch_size, units_in, units_out))
+        gemms.append(Gemm(units_in, batch_size, units_out, transpose_a=True))
+        if index > 0:
+            gemms.append(Gemm(batch_size, units_out, units_in, transpose_b=True))
+    return gemms
+
+
+def make_gemm_runner(
+    gemms: Sequence[Gemm], repetitions: int, dtype: tf.DType = tf.float32
+) -> Probe:
+    """A `() -> GFLOP/s` probe: `gemms` run back to back, `repetitions` times.
+
+    The products run inside one `tf.function` while loop (no eager dispatch). Each product is a
+    loop variable, recomputed every iteration and read at the end, which keeps every one live
+    without adding elementwise work. The rate is the total FLOPs over the time, so for a list of
+    differently shaped products it is the throughput of that mix: the GEMM roofline of a model
+    whose step runs exactly these products.
+    """
+    rng = np.random.default_rng(SEED)
+
+    def operand(shape):
+        return tf.cast(tf.constant(rng.random(shape, dtype=np.float32)), dtype)
+
+    operands = []
+    for gemm in gemms:
+        a_shape = (gemm.inner, gemm.rows) if gemm.transpose_a else (gemm.rows, gemm.inner)
+        b_shape = (gemm.columns, gemm.inner) if gemm.transpose_b else (gemm.inner, gemm.columns)
+        operands.append((operand(a_shape), operand(b_shape)))
+
+    def products(operands):
+        return [
+            tf.linalg.matmul(a, b, transpose_a=gemm.transpose_a, transpose_b=gemm.transpose_b)
+            for gemm, (a, b) in zip(gemms, operands, strict=True)
+        ]
+
+    @tf.function
+    def repeated(operands):
+        outputs = [tf.zeros((gemm.rows, gemm.columns), dtype) for gemm in gemms]
+        for _ in tf.range(repetitions):
+            outputs = products(operands)
+        return tf.add_n([tf.cast(output[0, 0], tf.float32) for output in outputs])
+
+    repeated(operands).numpy()  # Trace and warm up.
+    flops = float(sum(gemm.flops for gemm in gemms) * repetitions)
+
+    def measure() -> float:
+        start = time.perf_counter()
+        repeated(operands).numpy()
+        return flops / (time.perf_counter() - start) / 1e9
+
+    return measure
+
+
+def make_dense_step_gemm_runner(
+    batch_size: int, layer_sizes: Sequence[int], repetitions: int
+) -> Probe:
+    """A `() -> GFLOP/s` probe: the `dense_training_gemms` in the order a training step runs.
+
+    The forward products feed each other (`h_1 = x @ W_1`, `h_2 = h_1 @ W_2`, ...), then the
+    backward pass goes from the last layer to the first, each layer's weight gradient
+    `h^T @ dy` next to its input gradient `dy @ W^T`, which is the next layer down's `dy` (the
+    logits stand in for the loss gradient). So the products have the step's dependencies: only
+    what autodiff could run in parallel can run in parallel, and nothing else (no bias, ReLU,
+    loss, optimizer or input pipeline) is timed. Each repetition starts again from the same
+    inputs; the weights are scaled by `1 / fan_in` so the values stay near 1.
+    """
+    rng = np.random.default_rng(SEED)
+    inputs = tf.constant(rng.random((batch_size, layer_sizes[0]), dtype=np.float32))
+    kernels = [
+        tf.constant(rng.random((units_in, units_out), dtype=np.float32) / units_in)
+        for units_in, units_out in itertools.pairwise(layer_sizes)
+    ]
+
+    def step_products(inputs, kernels):
+        activations = [inputs]
+        for kernel in kernels:
+            activations.append(tf.linalg.matmul(activations[-1], kernel))
+        upstream = activations[-1]  # (batch, n_out) of the last layer.
+        weight_gradients = []
+        for index in reversed(range(len(kernels))):
+            weight_gradients.append(
+                tf.linalg.matmul(activations[index], upstream, transpose_a=True)
+            )
+            if index > 0:  # The first layer's input is data: no input gradient.
+                upstream = tf.linalg.matmul(upstream, kernels[index], transpose_b=True)
+        return weight_gradients
+
+    # The operands are arguments, not captured constants, so Grappler cannot fold the products.
+    @tf.function
+    def repeated(inputs, kernels):
+        outputs = [tf.zeros_like(kernel) for kernel in reversed(kernels)]
+        for _ in tf.range(repetitions):
+            outputs = step_products(inputs, kernels)
+        return tf.add_n([output[0, 0] for output in outputs])
+
+    repeated(inputs, kernels).numpy()  # Trace and warm up.
+    flops = float(sum(gemm.flops for gemm in dense_training_gemms(batch_size, layer_sizes)))
+    flops *= repetitions
+
+    def measure() -> float:
+        start = time.perf_counter()
+        repeated(inputs, kernels).numpy()
+        return flops / (time.perf_counter() - start) / 1e9
+
+    return measure
 
 
 def make_matmul_runner(
     rows: int, inner: int, columns: int, repetitions: int, dtype: tf.DType = tf.float32
 ) -> Probe:
-    """A `() -> GFLOP/s` probe of `tf.linalg.matmul` `(rows, inner) @ (inner, columns)`.
+    """A `() -> GFLOP/s` probe of one `tf.linalg.matmul` `(rows, inner) @ (inner, columns)`."""
+    return make_gemm_runner([Gemm(rows, inner, columns)], repetitions, dtype)
 
-    The matmuls run inside one `tf.function` loop, so eager dispatch overhead does not hide
-    the small-matmul rate. Each iteration adds its product into an accumulator, which keeps
-    every matmul live; the add is `rows * columns` flops, negligible against the matmul.
-    """
-    rng = np.random.default_rng(SEED)
-    left = tf.cast(tf.constant(rng.random((rows, inner), dtype=np.float32)), dtype)
-    right = tf.cast(tf.constant(rng.random((inner, columns), dtype=np.float32)), dtype)
 
-    @tf.function
-    def repeated_matmul(left, right):
-        accumulator = tf.zeros((rows, columns), dtype)
-        for _ in tf.range(repetitions):
-            accumulator += tf.linalg.matmul(left, right)
-        return accumulator[0, 0]
-
-    repeated_matmul(left, right).numpy()  # Trace and warm up.
-    flops = 2.0 * rows * inner * columns * repetitions
-
-    def measure() -> float:
-        start = time.perf_counter()
-        repeated_matmul(left, right).numpy()
-        return flops / (time.perf_counter() - start) / 1e9
-
-    return measure
+# --- Timing ---------------------------------------------------------------------------------
 
 
 def measure_interleaved(
@@ -130,6 +296,7 @@ def measure_interleaved(
     num_steps: int,
     repeats: int,
     items_per_step: int = 1,
+    steps: dict[str, int] | None = None,
 ) -> dict[str, list[float]]:
     """Warms every runner up once, then measures runners and probes interleaved.
 
@@ -141,31 +308,56 @@ def measure_interleaved(
       repeats: measurements per runner and probe.
       items_per_step: a runner's sample is `items_per_step * num_steps / seconds` (1: steps/s;
         the batch size: examples/s).
+      steps: runner name -> steps per measurement for the runners that use fewer than
+        `num_steps` (e.g. one that is 16x slower than the others).
 
     Returns:
       name -> the `repeats` samples, in order, for every runner and probe.
     """
+    steps = {name: (steps or {}).get(name, num_steps) for name in runners}
     for name, run in runners.items():
-        seconds = run(num_steps)
-        print(f"warm-up {name}: {seconds:.2f} s")
+        seconds = run(steps[name])
+        print(f"warm-up {name}: {seconds:.2f} s", flush=True)
     samples: dict[str, list[float]] = {name: [] for name in (*runners, *probes)}
     for repeat in range(repeats):
         for name, measure in probes.items():
             samples[name].append(measure())
         for name, run in runners.items():
-            samples[name].append(items_per_step * num_steps / run(num_steps))
+            samples[name].append(items_per_step * steps[name] / run(steps[name]))
         print(
-            f"repeat {repeat + 1}/{repeats}: "
-            + ", ".join(f"{name.split(')')[0]})={samples[name][-1]:.0f}" for name in runners)
+            f"repeat {repeat + 1}/{repeats} (load {load_average():.1f}): "
+            + ", ".join(f"{name.split(')')[0]})={samples[name][-1]:.0f}" for name in runners),
+            flush=True,
         )
     return samples
+
+
+def load_average() -> float:
+    """The 1-minute load average (NaN where the OS has none): how busy the machine was."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
 
 
 def warn_if_retraced(tracing_counts: dict[str, Callable[[], int]]) -> None:
     """Prints a warning naming every engine whose compiled function was traced more than once."""
     retraced = {name: count() for name, count in tracing_counts.items() if count() != 1}
     if retraced:
-        print(f"WARNING: engine train_steps traced more than once: {retraced}")
+        print(f"WARNING: engine train steps traced more than once: {retraced}")
+
+
+def not_slower(ours: Sequence[float], other: Sequence[float]) -> str:
+    """Is ours at most noise slower than `other`, judged on the per-repeat rate ratios?
+
+    Returns:
+      "PASS" when the median ratio ours/other is >= 1, "NOISE" when it is below 1 but ours
+      was at least as fast in some repeat, else "FAIL" (slower in every repeat).
+    """
+    ratios = [a / b for a, b in zip(ours, other, strict=True)]
+    if statistics.median(ratios) >= 1.0:
+        return "PASS"
+    return "NOISE" if max(ratios) >= 1.0 else "FAIL"
 
 
 def pass_fail(ok: bool) -> str:

@@ -1,5 +1,7 @@
 """The convnet benchmark's FLOP count, its PyTorch twin and its PyTorch augmentation."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -100,3 +102,16 @@ def test_bad_arguments_are_refused(argv, capsys):
     with pytest.raises(SystemExit):
         bench_convnets.main(argv)
     assert "must" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, shape", [("mnist", (100, 28, 28, 1)), ("cifar", (128, 24, 24, 3))])
+def test_training_stream_has_the_model_input_shape(name, shape):
+    spec = dataclasses.replace(bench_convnets.MODELS[name], num_examples=300)  # Small: fast.
+    data = bench_convnets.make_data(name, spec)
+    images, labels = next(iter(data.train_stream(batch_size=spec.batch_size, seed=0)(0)))
+    assert images.shape == shape and images.dtype == tf.float32
+    assert labels.shape == (shape[0],) and labels.dtype == tf.int32
+    if name == "mnist":
+        assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
+    else:  # Per-image standardisation.
+        np.testing.assert_allclose(tf.reduce_mean(images, axis=(1, 2, 3)), 0.0, atol=1e-4)
