@@ -22,6 +22,7 @@ import tensorflow as tf
 from fdl_tf2 import config as config_lib
 from fdl_tf2.data import pipeline
 from fdl_tf2.export import saved_model
+from fdl_tf2.training import epochs as epoch_training
 from fdl_tf2.training import loop, precision, runs, step
 from fdl_tf2.training.run_log import machine_description
 from fdl_tf2.viz import curves
@@ -76,7 +77,7 @@ def train_classifier(
     run_log=None,
     workdir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """`loop.train` of a classifier on `data`'s training split, one evaluation per epoch.
+    """`epochs.train_epochs` of a classifier: cross-entropy, the book's console line.
 
     Args:
       run_log, workdir: where this training logs and checkpoints; default the run's own
@@ -85,39 +86,20 @@ def train_classifier(
     Returns:
       `loop.train`'s summary plus `epochs_completed`.
     """
-    run_log = run_log or context.run_log
-    sub_context = dataclasses.replace(
-        context, run_log=run_log, workdir=Path(workdir or context.workdir)
-    )
-    train_step, checkpointer = runs.make_engine(
-        config, sub_context, model, optimizer, classification_loss
-    )
-    steps_per_epoch = data.steps_per_epoch(batch_size)
-    validation = data.dataset("validation", batch_size=1000, training=False)
-    evaluate = step.make_evaluate(model, classification_loss)
-    summary = loop.train(
-        train_step,
-        data.train_stream(batch_size=batch_size, seed=config.seed),
-        num_steps=config_lib.total_steps(config, epochs * steps_per_epoch),
-        checkpointer=checkpointer,
-        run_log=run_log,
-        evaluate=lambda _: evaluate(validation),
-        on_eval=on_eval,
-        steps_per_epoch=steps_per_epoch,
-        histogram_every=config.histogram_every,
-        examples_per_step=batch_size,
+    return epoch_training.train_epochs(
+        config,
+        context,
+        model,
+        optimizer,
+        data,
+        classification_loss,
+        epochs=epochs,
+        batch_size=batch_size,
         console=book_epoch_line,
-        resume_hint=context.resume_command,
+        on_eval=on_eval,
+        run_log=run_log,
+        workdir=workdir,
     )
-    summary["epochs_completed"] = summary["steps"] / steps_per_epoch
-    return summary
-
-
-def export_dir(config: config_lib.ExportConfig, context: runs.RunContext, dataset: str) -> Path:
-    """Where a run exports: `config.export_dir`, else saved_models/ (synthetic: the workdir)."""
-    if config.export_dir:
-        return Path(config.export_dir)
-    return context.workdir / "saved_models" if dataset == "synthetic" else Path("saved_models")
 
 
 def run_classifier(
@@ -198,7 +180,7 @@ def run_classifier(
                 },
                 samples={saved_model.SIGNATURE_KEY: (data.splits["test"][0][:8],)},
                 track=[model],
-                export_dir=export_dir(config, context, data.name),
+                export_dir=epoch_training.export_dir(config, context, data.name),
                 facts={
                     "experiment": experiment_id,
                     "dataset": data.name,

@@ -62,6 +62,7 @@ def plot_tensorboard_curves(
     *,
     tags: Sequence[str] = ("cost", "error"),
     title: str = "",
+    figure_name: str = "Fig. 3.5",
 ) -> Path:
     """Fig. 3.5 as a PNG: `cost` and `error` from `<tensorboard_dir>/{train,validation}` events.
 
@@ -75,6 +76,7 @@ def plot_tensorboard_curves(
       output: the PNG to write.
       tags: the scalar tags to plot, one panel each.
       title: a figure title (e.g. the experiment id).
+      figure_name: the book figure named in each panel title (Fig. 6.7 for autoencoders).
 
     Returns:
       The path written.
@@ -97,7 +99,7 @@ def plot_tensorboard_curves(
             steps, values = curves[split, tag]
             if len(steps):
                 axis.plot(steps, values, label=split, marker="." if len(steps) < 30 else None)
-        axis.set(xlabel="training step", ylabel=tag, title=f"{tag} (Fig. 3.5)")
+        axis.set(xlabel="training step", ylabel=tag, title=f"{tag} ({figure_name})")
         axis.grid(alpha=0.3)
         axis.legend()
     if title:

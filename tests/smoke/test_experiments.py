@@ -1,8 +1,9 @@
 """Every experiment end to end with its "smoke" preset: results, logs, figures, export.
 
 An experiment module may declare `FIGURES = ("name", ...)`: the PNGs it must write under
-`figures/`. Experiments trained by the engine (`test_accuracy` in their results) are also
-checked for TensorBoard tags, the exported model and resumption.
+`figures/`, and `SIGNATURES = ("name", ...)`: the serving signatures of its export, which is
+then reloaded and the run resumed. Classifiers trained by the engine are also checked for
+TensorBoard tags.
 """
 
 import glob
@@ -54,8 +55,17 @@ def _check_results_logs_and_figures(module, experiment_id, results, run):
 @pytest.mark.parametrize("experiment_id", sorted(set(EXPERIMENTS) - set(CLASSIFIERS)))
 def test_smoke_preset_writes_results_logs_and_figures(experiment_id, tmp_path):
     module = EXPERIMENTS[experiment_id]
-    results = module.main(_smoke_config(module, tmp_path))
+    config = _smoke_config(module, tmp_path)
+    results = module.main(config)
     _check_results_logs_and_figures(module, experiment_id, results, tmp_path / "run")
+    signatures = getattr(module, "SIGNATURES", ())
+    if signatures:
+        # A fresh load lists every signature; running the command again resumes from the final
+        # checkpoint and trains nothing.
+        assert results["export"].startswith(str(tmp_path / "models"))
+        assert set(signatures) <= set(tf.saved_model.load(results["export"]).signatures)
+        again = module.main(config_lib.replace(config, export=False))
+        assert again["steps"] == results["steps"] and again["train_seconds"] == 0.0
 
 
 @pytest.mark.parametrize("experiment_id", CLASSIFIERS)
