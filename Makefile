@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
-        ch01 ch02 ch03 ch04 ch05 ch05-long bench-convnets
+        ch01 ch02 ch03 ch04 ch05 ch05-long ch06 ch06-long bench-convnets
 
 help:            ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -111,6 +111,23 @@ ch05:            install ## Chapter 5 in minutes: shapes, filters, t-SNE, BN cur
 ch05-long:       install ## Chapter 5 full CPU runs: MNIST convnet, CIFAR-10 +/- BN, Fig. 5.17.
 	$(PY) -m fdl_tf2 run ch05.mnist_convnet --config=cpu $(ARGS)
 	$(PY) -m fdl_tf2 run ch05.bn_comparison --config=cpu $(ARGS)
+
+# Chapter 6's autoencoders train for about an hour each on 2 cores, so `make ch06` runs their
+# quick presets (every figure, real data); `make ch06-long` runs the acceptance runs.
+ch06:            install ## Chapter 6 in minutes: PCA demos, autoencoders (quick), sparse AEs, skip-gram.
+	$(PY) -m fdl_tf2 run ch06.pca_demos --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch06.autoencoder_mnist --config=quick $(ARGS)
+	$(PY) -m fdl_tf2 run ch06.denoising_autoencoder --config=quick $(ARGS)
+	$(PY) -m fdl_tf2 run ch06.sparse_autoencoder --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch06.skipgram --config=$(CONFIG) $(ARGS)
+	@echo "Chapter 6 long runs (2-core CPU; see experiments/README.md for measured times):"
+	@echo "  make ch06-long    the 2-D and 30-D autoencoders and the denoising one (cpu presets)"
+	@echo "  python -m fdl_tf2 run ch06.skipgram --config=book   the book's batch-32 SGD skip-gram"
+
+ch06-long:       install ## Chapter 6 acceptance runs: autoencoders with 2 and 30-D codes, denoising.
+	$(PY) -m fdl_tf2 run ch06.autoencoder_mnist --config=cpu $(ARGS)
+	$(PY) -m fdl_tf2 run ch06.autoencoder_mnist --config=cpu --n_code=30 $(ARGS)
+	$(PY) -m fdl_tf2 run ch06.denoising_autoencoder --config=cpu $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info

@@ -74,6 +74,9 @@ class ExportConfig(EngineConfig):
     export_dir: str | None = None
     """Root of the TF Serving model repository. None means saved_models/, except for runs on
     synthetic data (the smoke presets), which export under <workdir>/saved_models/."""
+    verify_export: bool = True
+    """Reload the export in a fresh process and check every signature (about 10 s). Smoke
+    presets that share an endpoint builder with a verified one skip it."""
 
 
 def total_steps(config: EngineConfig, planned_steps: int) -> int:

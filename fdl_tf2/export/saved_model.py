@@ -188,12 +188,15 @@ for key, inputs in plan.items():
     arrays = {name: np.load(file) for name, file in inputs.items()}
     tensors = {name: tf.constant(array) for name, array in arrays.items()}
     outputs = {name: value.numpy() for name, value in fn(**tensors).items()}
+    # String outputs come back as object arrays; fixed-width bytes load without pickling.
+    outputs = {n: v.astype(np.bytes_) if v.dtype == object else v for n, v in outputs.items()}
     np.savez(f"{out_dir}/{key}.npz", **outputs)
     refused = {}
     for name, array in arrays.items():
-        wrong_dtype = array.astype(np.float64 if array.dtype != np.float64 else np.int32)
         if array.dtype.kind in "SUO":
             wrong_dtype = np.zeros(array.shape, np.int32)
+        else:
+            wrong_dtype = array.astype(np.float64 if array.dtype != np.float64 else np.int32)
         wrong_rank = array[..., None]
         for label, bad in (("dtype", wrong_dtype), ("rank", wrong_rank)):
             try:

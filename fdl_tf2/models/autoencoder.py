@@ -104,7 +104,11 @@ class CorruptInput(keras.layers.Layer):
         return corrupt * (inputs * mask) + (1.0 - corrupt) * inputs
 
     def get_config(self):
-        return {**super().get_config(), "keep_probability": self.keep_probability, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "keep_probability": self.keep_probability,
+            "seed": self.seed,
+        }
 
 
 @keras.saving.register_keras_serializable(package="fdl_tf2")

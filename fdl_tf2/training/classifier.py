@@ -180,6 +180,7 @@ def run_classifier(
                 },
                 samples={saved_model.SIGNATURE_KEY: (data.splits["test"][0][:8],)},
                 track=[model],
+                verify=config.verify_export,
                 export_dir=epoch_training.export_dir(config, context, data.name),
                 facts={
                     "experiment": experiment_id,

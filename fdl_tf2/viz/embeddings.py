@@ -364,3 +364,60 @@ def plot_tsne_mosaic(
     )
     figure.tight_layout(pad=0.3)
     return save_figure(figure, output, dpi=dpi, tight_layout=False)
+
+
+# --- Word embeddings (chapter 6, Fig. 6.21) -------------------------------------------------------
+
+
+def plot_with_labels(
+    points: np.ndarray,
+    labels: Sequence[str],
+    output: str | os.PathLike,
+    title: str = "Fig. 6.21: t-SNE of the skip-gram embeddings",
+) -> Path:
+    """Fig. 6.21: the repository's `plot_with_labels`, a labelled 2-D scatter on 18 x 18 in.
+
+    Args:
+      points: `(N, 2)` t-SNE coordinates.
+      labels: N words, annotated beside their points (offset (5, 2) points, as the repo).
+      output: the PNG to write (the repository's `tsne.png`).
+    """
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] != 2 or len(labels) != len(points):
+        raise ValueError(f"points must be (N, 2) with N labels; got {points.shape}, {len(labels)}")
+    figure = Figure(figsize=(18, 18))
+    axis = figure.subplots()
+    axis.scatter(points[:, 0], points[:, 1], s=12)
+    for (x, y), label in zip(points, labels, strict=True):
+        axis.annotate(
+            label, xy=(x, y), xytext=(5, 2), textcoords="offset points", ha="right", va="bottom"
+        )
+    axis.set_title(f"{title} ({len(points)} most frequent words)", fontsize=16)
+    return save_figure(figure, output)
+
+
+def write_projector(
+    log_dir: str | os.PathLike, embeddings: np.ndarray, words: Sequence[str], name: str
+) -> Path:
+    """TensorBoard's embedding projector: `embeddings (V, d)` with one word per row.
+
+    Writes `<log_dir>/metadata.tsv`, a checkpoint holding the matrix and
+    `projector_config.pbtxt`; `tensorboard --logdir <log_dir>` then shows it in the Projector
+    tab. Returns `log_dir`.
+    """
+    import tensorflow as tf
+    from tensorboard.plugins import projector
+
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if len(words) != len(embeddings):
+        raise ValueError(f"{len(embeddings)} embeddings but {len(words)} words")
+    (log_dir / "metadata.tsv").write_text("".join(f"{word}\n" for word in words))
+    variable = tf.Variable(np.asarray(embeddings, np.float32), name=name)
+    tf.train.Checkpoint(embedding=variable).save(str(log_dir / "embedding.ckpt"))
+    config = projector.ProjectorConfig()
+    entry = config.embeddings.add()
+    entry.tensor_name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+    entry.metadata_path = "metadata.tsv"
+    projector.visualize_embeddings(str(log_dir), config)
+    return log_dir
