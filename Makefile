@@ -55,9 +55,10 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) ## Engine vs Keras fit vs PyTorch eager: ch03 MLP, then the ch05 convnets.
+bench: $(BENCH_STAMP) ## Engine vs Keras fit vs PyTorch eager: ch03 MLP, ch05 convnets, ch06 autoencoder.
 	$(PY) benchmarks/bench_mlp.py $(ARGS)
 	$(PY) benchmarks/bench_convnets.py $(ARGS)
+	$(PY) benchmarks/bench_autoencoder.py $(ARGS)
 
 bench-convnets: $(BENCH_STAMP) ## Only the ch05 convnets (e.g. ARGS="--models cifar --steps 50").
 	$(PY) benchmarks/bench_convnets.py $(ARGS)

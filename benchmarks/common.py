@@ -97,10 +97,14 @@ def make_engine_runner(
     *,
     steps_per_call: int,
     jit_compile: bool,
+    compute_loss: step.ComputeLoss = classifier.classification_loss,
     summary_writer: tf.summary.SummaryWriter | None = None,
     log_every_steps: int = 0,
 ) -> tuple[Runner, Callable[[], int]]:
-    """What `loop.train` runs: `step.make_train_step` with `classifier.classification_loss`.
+    """What `loop.train` runs: `step.make_train_step` with `compute_loss`.
+
+    `compute_loss` defaults to the classifiers' `classifier.classification_loss`; an
+    autoencoder passes `models.autoencoder.autoencoder_loss()` (which ignores the labels).
 
     `batches(start_step)` is the training stream of the experiments
     (`ClassificationData.train_stream`): one iterator, opened once as `loop.train` opens it
@@ -116,7 +120,7 @@ def make_engine_runner(
     train_step = step.make_train_step(
         model,
         optimizer,
-        classifier.classification_loss,
+        compute_loss,
         jit_compile=jit_compile,
         steps_per_call=steps_per_call,
         summary_writer=summary_writer,
@@ -347,17 +351,18 @@ def warn_if_retraced(tracing_counts: dict[str, Callable[[], int]]) -> None:
         print(f"WARNING: engine train steps traced more than once: {retraced}")
 
 
-def not_slower(ours: Sequence[float], other: Sequence[float]) -> str:
-    """Is ours at most noise slower than `other`, judged on the per-repeat rate ratios?
+def not_slower(ours: Sequence[float], other: Sequence[float], factor: float = 1.0) -> str:
+    """Is ours at least `factor` times as fast as `other` (beyond noise), judged per repeat?
 
     Returns:
-      "PASS" when the median ratio ours/other is >= 1, "NOISE" when it is below 1 but ours
-      was at least as fast in some repeat, else "FAIL" (slower in every repeat).
+      "PASS" when the median of the per-repeat ratios ours/other is >= `factor`, "NOISE" when
+      it is below but some repeat reached `factor`, else "FAIL" (below it in every repeat).
+      The default `factor` 1 asks "not slower".
     """
     ratios = [a / b for a, b in zip(ours, other, strict=True)]
-    if statistics.median(ratios) >= 1.0:
+    if statistics.median(ratios) >= factor:
         return "PASS"
-    return "NOISE" if max(ratios) >= 1.0 else "FAIL"
+    return "NOISE" if max(ratios) >= factor else "FAIL"
 
 
 def pass_fail(ok: bool) -> str:
