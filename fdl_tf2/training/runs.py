@@ -9,6 +9,7 @@ import time.
 """
 
 import dataclasses
+import shlex
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,8 +54,8 @@ def resume_command(config: config_lib.RunConfig, experiment_id: str, workdir: Pa
         value = getattr(config, field.name)
         if field.name != "workdir" and value != getattr(defaults, field.name):
             text = value if isinstance(value, str) else repr(value)
-            arguments.append(f"--{field.name}={text}")
-    arguments.append(f"--workdir={workdir}")
+            arguments.append(shlex.quote(f"--{field.name}={text}"))  # e.g. tuples hold spaces.
+    arguments.append(shlex.quote(f"--workdir={workdir}"))
     return " ".join(["python -m fdl_tf2 run", experiment_id, *arguments])
 
 
