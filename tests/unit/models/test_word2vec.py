@@ -190,6 +190,15 @@ def test_negative_sampling_gradients_are_sparse_and_move_only_rows_used():
     assert moved[1].tolist() == [3, 4, 5, 6] == moved[2].tolist()  # Contexts and negatives.
 
 
+def test_sgd_steps_the_per_pair_rate_decaying_linearly():
+    optimizer = word2vec.make_sgd(100, batch_size=256, learning_rate=0.025)
+    rates = []
+    for step_index in (0, 50, 100, 200):
+        optimizer.iterations.assign(step_index)
+        rates.append(float(optimizer.learning_rate) / 256)  # Per pair: the loss is a mean.
+    np.testing.assert_allclose(rates, [0.025, (0.025 + 1e-4) / 2, 1e-4, 1e-4], rtol=1e-5)
+
+
 def test_keep_probabilities_follow_word2vec_subsampling():
     counts = np.array([50, 600, 300, 100], np.int64)  # Id 0 is UNK.
     keep = word2vec.keep_probabilities(counts, sample=0.1)
@@ -407,7 +416,7 @@ def test_analogy_accuracy_matches_numpy_3cosadd_with_its_coverage():
     assert len(set(accuracies)) > 1  # Random vectors get some questions wrong.
 
 
-def test_train_gensim_returns_rows_aligned_with_our_ids():
+def test_train_gensim_returns_a_row_per_id_and_zero_for_unk():
     pytest.importorskip("gensim")
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 6, 3_000).astype(np.int32)
