@@ -146,7 +146,7 @@ def command_run(args: list[str]) -> int:
 
 
 def command_data(args: list[str]) -> int:
-    from fdl_tf2.data import cifar10, download, mnist, paths
+    from fdl_tf2.data import cifar10, download, mnist, paths, text_corpus
 
     data_dir = None
     fetch = False
@@ -162,21 +162,26 @@ def command_data(args: list[str]) -> int:
     print(f"Data directory: {paths.data_dir(data_dir)}")
     for line in paths.searched_dirs(data_dir):
         print(f"  searched: {line}")
-    datasets = {**{name: files for name, files in mnist.FILES.items()}, "cifar10": cifar10.FILES}
+    datasets = {name: (name, files) for name, files in mnist.FILES.items()}
+    datasets["cifar10"] = ("cifar10", cifar10.FILES)
+    for corpus in ("gutenberg", "text8"):  # Chapter 6; gutenberg_no_bible is a subset.
+        datasets[corpus] = text_corpus.corpus_files(corpus)
     status = 0
-    for name, files in datasets.items():
-        missing = download.status(name, files, data_dir)
+    for name, (folder, files) in datasets.items():
+        missing = download.status(folder, files, data_dir)
         if missing and fetch:
             try:
                 if name == "cifar10":
                     cifar10.load_arrays("test", data_dir=data_dir)
                 else:
-                    download.ensure_files(name, files, data_dir)
-                missing = download.status(name, files, data_dir)
+                    download.ensure_files(folder, files, data_dir)
+                missing = download.status(folder, files, data_dir)
             except (download.DatasetNotFoundError, download.ChecksumError) as error:
                 print(f"{name}: download failed: {error}", file=sys.stderr)
                 status = 1
         state = "present" if not missing else f"missing {', '.join(missing)}"
+        if len(missing) > 3:
+            state = f"missing {len(missing)} of {len(files)} files ({', '.join(missing[:3])}, ...)"
         print(f"  {name:15s} {state}")
     return status
 

@@ -214,11 +214,14 @@ def verify_export(
     endpoints: Mapping[str, Endpoint],
     samples: Mapping[str, Sequence[np.ndarray]],
     expected: Mapping[str, Mapping[str, np.ndarray]],
-) -> None:
+) -> str:
     """Loads `path` in a fresh process and checks every endpoint (see the module doc).
 
     The `saved_model_cli` subprocess runs concurrently (each spends most of its time
     importing TF).
+
+    Returns:
+      What `saved_model_cli show --all` printed.
 
     Raises:
       ExportVerificationError: on any mismatch or failure.
@@ -246,6 +249,29 @@ def verify_export(
         refused = json.loads(result.stdout.strip().splitlines()[-1])
         reloaded = {key: dict(np.load(os.path.join(scratch, f"{key}.npz"))) for key in endpoints}
     shown = _finish_show(path, show)
+    check_reloaded(path, endpoints, expected, reloaded, refused, shown)
+    return shown
+
+
+def check_reloaded(
+    path: str | os.PathLike,
+    endpoints: Mapping[str, Endpoint],
+    expected: Mapping[str, Mapping[str, np.ndarray]],
+    reloaded: Mapping[str, Mapping[str, np.ndarray]],
+    refused: Mapping[str, Mapping[str, bool]],
+    shown: str,
+) -> None:
+    """`verify_export`'s verdict on what the fresh process returned.
+
+    Args:
+      expected, reloaded: signature key -> output name -> array, in memory and reloaded.
+      refused: signature key -> "input:dtype" / "input:rank" -> whether the reload refused it.
+      shown: the `saved_model_cli show --all` listing.
+
+    Raises:
+      ExportVerificationError: a missing or differing output, an accepted wrong input, or a
+        signature or input that the listing lacks.
+    """
     for key, outputs in expected.items():
         for name, value in outputs.items():
             if name not in reloaded[key]:

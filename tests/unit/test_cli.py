@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from fdl_tf2 import __main__ as cli
+from fdl_tf2.data import text_corpus
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -44,6 +45,20 @@ def test_data_command_reports_missing_datasets_offline(tmp_path, capsys, monkeyp
     assert cli.main(["data", f"--data_dir={tmp_path}"]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path) in out and "mnist" in out and "missing" in out
+    # The chapter-6 corpora are listed too; 15 missing books are summarised on one line.
+    assert "missing 15 of 15 files (austen-emma.txt.gz" in out
+    assert "text8.zip" in out
+
+
+def test_data_command_lists_the_text_corpora_of_a_data_root(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(_ROOT)
+    books = tmp_path / "text" / "gutenberg"
+    books.mkdir(parents=True)
+    for book in text_corpus.BOOKS:
+        (books / f"{book}.txt.gz").write_bytes(b"")
+    assert cli.main(["data", f"--data_dir={tmp_path}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split() == ["gutenberg", "present"] for line in lines), lines
 
 
 def test_module_entry_point_runs_as_a_subprocess():
