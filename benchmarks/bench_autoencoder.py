@@ -44,27 +44,21 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import itertools  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # For `benchmarks.common`.
 
 from benchmarks import common  # noqa: E402
 from benchmarks.common import Runner  # noqa: E402
-from fdl_tf2.data import mnist, pipeline  # noqa: E402
 from fdl_tf2.models import autoencoder  # noqa: E402
-from fdl_tf2.training.run_log import machine_description  # noqa: E402
 
 SEED = common.SEED
 N_CODE = 2
@@ -82,14 +76,9 @@ FIT_DEFAULTS_TARGET = 1.3
 """The goal: ours at least 1.3x as fast as `fit` with compile defaults."""
 ROOFLINE_REPETITIONS = 20
 
-FORWARD_FLOPS = 2 * BATCH_SIZE * sum(a * b for a, b in itertools.pairwise(LAYER_SIZES))
-"""Multiply-adds of the 8 forward matmuls over one batch, times 2: 563.8 M."""
-TRAIN_FLOPS_PER_STEP = 3 * FORWARD_FLOPS
-"""The usual "3x forward" count: 1691.4 M."""
-STEP_GEMMS = common.dense_training_gemms(BATCH_SIZE, LAYER_SIZES)
-"""The 23 matrix products autodiff runs per step (no input gradient of layer 1)."""
-EXACT_TRAIN_FLOPS_PER_STEP = sum(gemm.flops for gemm in STEP_GEMMS)
-"""Their FLOPs: 1534.6 M."""
+STEP_FLOPS = common.dense_step_flops(BATCH_SIZE, LAYER_SIZES)
+"""One step: the 8 forward matmuls 563.8 MFLOP, the "3x forward" count 1691.4 M; the 23 matrix
+products autodiff runs (no input gradient of layer 1) 1534.6 M."""
 
 ENGINE = "(a) engine spe=100"
 ENGINE_XLA = "(a2) engine spe=100 xla"
@@ -112,35 +101,6 @@ FIT_LOSS = autoencoder.l2_per_example
 over the batch (its default reduction, "sum_over_batch_size")."""
 
 
-# --- Data -----------------------------------------------------------------------------------
-
-
-def make_data(num_examples: int = NUM_EXAMPLES) -> dict[str, Any]:
-    """MNIST-shaped random data: raw uint8 for our pipeline, float32 for fit and PyTorch.
-
-    Returns:
-      `classification_data`, a `pipeline.ClassificationData` wired as
-      `mnist.classification_data(view="flat")` wires the real files (uint8 images
-      `(num_examples, 28, 28)` in memory, `/255` and flattening per batch; random labels,
-      which the autoencoder loss ignores), and `images_float32 (num_examples, 784)` in [0, 1]
-      (the same pixels).
-    """
-    rng = np.random.default_rng(SEED)
-    images = rng.integers(0, 256, size=(num_examples, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=(num_examples,), dtype=np.uint8)
-    classification_data = pipeline.ClassificationData(
-        name="random_mnist",
-        splits={"train": (images, labels)},
-        preprocess_inputs=mnist.preprocess_images_fn("flat"),
-        preprocess_targets=mnist.preprocess_labels_fn(one_hot=False),
-        serving_spec=mnist.SERVING_SPEC,
-    )
-    return {
-        "classification_data": classification_data,
-        "images_float32": images.reshape(num_examples, -1).astype(np.float32) / 255.0,
-    }
-
-
 # --- TensorFlow contenders ------------------------------------------------------------------
 
 
@@ -161,7 +121,9 @@ def make_engine_runner(data: dict[str, Any], *, jit_compile: bool):
 
 
 def make_fit_runner(data: dict[str, Any], **compile_options: Any) -> tuple[Runner, keras.Model]:
-    """(b)/(c): `model.fit(x, x)` on float32 arrays; `compile_options` go to `compile`.
+    """(b)/(c): `model.fit(x, x)` on the float32 images `(num_examples, 784)`;
+    `compile_options` go to `compile`. Exactly `num_steps` batches per call: <= or a multiple
+    of one epoch's steps (`common.make_array_fit_runner`).
 
     Returns:
       `(runner, model)`; `model.jit_compile` says whether fit used XLA.
@@ -169,26 +131,7 @@ def make_fit_runner(data: dict[str, Any], **compile_options: Any) -> tuple[Runne
     model = build_model()
     model.compile(build_optimizer(), FIT_LOSS, **compile_options)
     images = data["images_float32"]
-    steps_per_epoch = len(images) // BATCH_SIZE
-
-    def run(num_steps: int) -> float:
-        # Exactly `num_steps` batches: one fit epoch is at most one epoch of the data.
-        steps_per_fit_epoch = min(num_steps, steps_per_epoch)
-        if num_steps % steps_per_fit_epoch:
-            raise ValueError(
-                f"num_steps must be <= or a multiple of {steps_per_epoch}, got {num_steps}."
-            )
-        x = images[: steps_per_fit_epoch * BATCH_SIZE]
-        start = time.perf_counter()
-        history = model.fit(
-            x, x, batch_size=BATCH_SIZE, epochs=num_steps // steps_per_fit_epoch, verbose=0
-        )
-        seconds = time.perf_counter() - start
-        if not np.isfinite(history.history["loss"][-1]):
-            raise RuntimeError("Keras fit produced a non-finite loss.")
-        return seconds
-
-    return run, model
+    return common.make_array_fit_runner(model, images, images, BATCH_SIZE), model
 
 
 # --- PyTorch --------------------------------------------------------------------------------
@@ -268,39 +211,25 @@ def make_torch_runner(torch, data: dict[str, Any]) -> tuple[Runner, dict[str, st
     Returns:
       `(runner, {"version": ..., "device": ...})`.
     """
-    torch.set_num_threads(common.intra_op_threads())  # As many threads as TensorFlow.
-    torch.manual_seed(SEED)
-    use_gpu = bool(tf.config.list_physical_devices("GPU")) and torch.cuda.is_available()
-    device = torch.device("cuda" if use_gpu else "cpu")
+    device = common.setup_torch(torch)
     model = torch_equivalent(build_model()).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, eps=ADAM_EPSILON)
     images = torch.from_numpy(data["images_float32"]).to(device)
     num_examples = images.shape[0]
-    steps_per_epoch = num_examples // BATCH_SIZE
     generator = torch.Generator().manual_seed(SEED)
 
-    def run(num_steps: int) -> float:
-        model.train()
-        start = time.perf_counter()
-        done = 0
-        loss_sum = torch.zeros((), device=device)
-        while done < num_steps:
-            order = torch.randperm(num_examples, generator=generator).to(device)
-            for batch in range(min(steps_per_epoch, num_steps - done)):
-                inputs = images[order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]]
-                loss = torch_l2_loss(model(inputs), inputs)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach()
-                done += 1
-        final_loss = float(loss_sum)  # Host sync (waits for the GPU), as the TF runners do.
-        seconds = time.perf_counter() - start
-        if not np.isfinite(final_loss):
-            raise RuntimeError("PyTorch produced a non-finite loss.")
-        return seconds
+    def epoch_batches(num_batches: int):
+        """One shuffle, then per step a gather of `(100, 784)` images on `device`, which are
+        the inputs and the targets."""
+        order = torch.randperm(num_examples, generator=generator).to(device)
+        for batch in range(num_batches):
+            inputs = images[order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]]
+            yield inputs, inputs
 
-    return run, {"version": torch.__version__, "device": str(device)}
+    runner = common.make_torch_runner(
+        model, optimizer, torch_l2_loss, epoch_batches, num_examples // BATCH_SIZE
+    )
+    return runner, {"version": torch.__version__, "device": str(device)}
 
 
 # --- Report ---------------------------------------------------------------------------------
@@ -308,10 +237,7 @@ def make_torch_runner(torch, data: dict[str, Any]) -> tuple[Runner, dict[str, st
 
 def print_table(results: dict[str, Any]) -> None:
     print()
-    print(
-        f"{results['benchmark']}: {EXACT_TRAIN_FLOPS_PER_STEP / 1e6:.1f} MFLOP of matrix "
-        "products per step"
-    )
+    print(f"{results['benchmark']}: {STEP_FLOPS.exact / 1e6:.1f} MFLOP of matrix products per step")
     print(
         f"{'contender':<28} {'steps/s':>8} {'examples/s':>11} {'GFLOP/s':>8} {'ours/x':>7} "
         f"{'% GEMMs':>8}"
@@ -339,17 +265,15 @@ def print_table(results: dict[str, Any]) -> None:
     print(line)
     print(f"(b) fit defaults resolved jit_compile={results['fit_defaults_jit_compile']}.")
     print(f"Load average during the run: {results['load_average']}")
-    print("Like-for-like:")
-    for line in results["matched_pairs"]:
-        print(f"  {line}")
-    for line in results["targets"].values():
-        print(line)
+    common.print_pairs_and_targets(results)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument(
-        "--repeats", type=int, default=DEFAULT_REPEATS, help="Measurements per contender."
+    parser = common.ArgumentParser(
+        __doc__,
+        script="bench_autoencoder",
+        default_repeats=DEFAULT_REPEATS,
+        quick_steps=QUICK_STEPS,
     )
     parser.add_argument(
         "--steps",
@@ -357,40 +281,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=DEFAULT_STEPS,
         help=f"Training steps per measurement (<= or a multiple of {STEPS_PER_EPOCH}).",
     )
-    parser.add_argument(
-        "--quick", action="store_true", help=f"1 repeat of {QUICK_STEPS} steps: a sanity check."
-    )
-    parser.add_argument(
-        "--skip-torch", action="store_true", help="Leave out (d) (else a missing torch fails)."
-    )
-    parser.add_argument(
-        "--output", default="runs/bench/bench_autoencoder.json", help="JSON results."
-    )
     args = parser.parse_args(argv)
-    repeats = 1 if args.quick else args.repeats
-    num_steps = QUICK_STEPS if args.quick else args.steps
-    if repeats < 1 or num_steps < 1:
-        parser.error(f"--repeats and --steps must be >= 1, got {args.repeats} and {args.steps}.")
+    repeats, num_steps = parser.repeats_and_steps(args, args.steps)
     if num_steps > STEPS_PER_EPOCH and num_steps % STEPS_PER_EPOCH:
         parser.error(f"--steps must be <= or a multiple of {STEPS_PER_EPOCH}, got {num_steps}.")
-    torch = common.import_torch(args.skip_torch)
-    # Two train functions of one Python function trip TF's generic "retracing" warning;
-    # `warn_if_retraced` checks each engine function itself.
-    tf.get_logger().setLevel("ERROR")
-    # TensorFlow would otherwise reserve the whole GPU and leave none to PyTorch.
-    for gpu in tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.set_memory_growth(gpu, True)
-
-    machine = machine_description()
-    accelerators = ", ".join(machine["accelerators"]) or "none"
-    print(
-        f"Machine: {machine['cpu']} ({machine['cpu_count']} CPUs; "
-        f"{' '.join(common.cpu_features())}), accelerators: {accelerators}, "
-        f"TF {machine['tensorflow']}, load average {common.load_average():.1f}"
+    # Two train functions of one Python function trip TF's generic "retracing" warning.
+    common.share_the_gpu_with_torch()
+    session = common.start_session(
+        "bench_autoencoder", argv, args, repeats=repeats, num_steps=num_steps
     )
-    print(f"{repeats} interleaved repeat(s) of {num_steps} steps per contender; median reported.")
-    load_before = common.load_average()
-    data = make_data()
+
+    # Random MNIST-shaped images; the autoencoder loss ignores the labels.
+    data = common.random_flat_mnist(NUM_EXAMPLES)
     runners: dict[str, Runner] = {}
     tracing_counts = {}
     for name, jit_compile in ((ENGINE, False), (ENGINE_XLA, True)):
@@ -400,8 +302,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data, steps_per_execution=STEPS_PER_EXECUTION, jit_compile=True
     )
     torch_info = None
-    if torch is not None:
-        runners[TORCH], torch_info = make_torch_runner(torch, data)
+    if session.torch is not None:
+        runners[TORCH], torch_info = make_torch_runner(session.torch, data)
     probes = {
         "model_gemms_gflops": common.make_dense_step_gemm_runner(
             BATCH_SIZE, LAYER_SIZES, repetitions=ROOFLINE_REPETITIONS
@@ -409,15 +311,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
 
     # Warm-up (tracing, XLA compilation), then interleaved measurements.
-    samples = common.measure_interleaved(runners, probes, num_steps=num_steps, repeats=repeats)
-    common.warn_if_retraced(tracing_counts)
+    samples = common.measure_interleaved(
+        runners, probes, num_steps=num_steps, repeats=repeats, tracing_counts=tracing_counts
+    )
 
-    roofline = {name: statistics.median(samples[name]) for name in probes}
-    roofline["samples"] = {name: samples[name] for name in probes}
+    roofline = common.roofline_results(samples, probes)
     contenders = {}
     for name in runners:
         rate = statistics.median(samples[name])
-        gflops = rate * EXACT_TRAIN_FLOPS_PER_STEP / 1e9
+        gflops = rate * STEP_FLOPS.exact / 1e9
         contenders[name] = {
             "steps_per_sec": rate,
             "examples_per_sec": rate * BATCH_SIZE,
@@ -425,62 +327,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "fraction_of_model_gemms": gflops / roofline["model_gemms_gflops"],
             "samples_steps_per_sec": samples[name],
         }
-    ours = max((ENGINE, ENGINE_XLA), key=lambda name: contenders[name]["steps_per_sec"])
-    ours_rate = contenders[ours]["steps_per_sec"]
-    for row in contenders.values():
-        row["ours_ratio"] = ours_rate / row["steps_per_sec"]
-
-    def matched(first: str, second: str) -> str:
-        ratio = contenders[first]["steps_per_sec"] / contenders[second]["steps_per_sec"]
-        return f"{first} / {second}: {ratio:.2f}x"
-
-    # Like-for-like pairs, so "ours" is not only the best of two variants.
-    matched_pairs = [matched(ENGINE, FIT_DEFAULTS), matched(ENGINE_XLA, FIT_TUNED)]
-    if TORCH in contenders:
-        matched_pairs.append(matched(ENGINE, TORCH))
-    verdict = common.not_slower(samples[ours], samples[FIT_DEFAULTS], factor=FIT_DEFAULTS_TARGET)
+    ours = common.choose_ours(contenders, (ENGINE, ENGINE_XLA), "steps_per_sec")
+    # Like-for-like pairs; the one with (d) drops out under --skip-torch.
+    pairs = [(ENGINE, FIT_DEFAULTS), (ENGINE_XLA, FIT_TUNED), (ENGINE, TORCH)]
     targets = {
-        "ours_vs_b": (
-            f"ours >= {FIT_DEFAULTS_TARGET}x {FIT_DEFAULTS}: {verdict} "
-            f"({contenders[FIT_DEFAULTS]['ours_ratio']:.2f}x)"
+        "ours_vs_b": common.speed_target(
+            samples, contenders, ours, FIT_DEFAULTS, factor=FIT_DEFAULTS_TARGET
         ),
-        "ours_vs_c": (
-            f"ours not slower than {FIT_TUNED}: "
-            f"{common.not_slower(samples[ours], samples[FIT_TUNED])} "
-            f"({contenders[FIT_TUNED]['ours_ratio']:.2f}x)"
-        ),
+        "ours_vs_c": common.speed_target(samples, contenders, ours, FIT_TUNED),
     }
-    results = {
-        "benchmark": "chapter-6 MNIST autoencoder 784-1000-500-250-2-250-500-1000-784, "
-        "Adam 1e-3, batch 100",
-        "command": "python benchmarks/bench_autoencoder.py " + " ".join(argv or sys.argv[1:]),
-        "machine": machine,
-        "cpu_features": common.cpu_features(),
-        "load_average": {"before": load_before, "after": common.load_average()},
-        "repeats": repeats,
-        "steps_per_measurement": num_steps,
-        "batch_size": BATCH_SIZE,
-        "steps_per_execution": STEPS_PER_EXECUTION,
-        "trainable_parameters": sum(int(np.prod(w.shape)) for w in build_model().trainable_weights),
-        "train_flops_per_step_3x_forward": TRAIN_FLOPS_PER_STEP,
-        "exact_train_flops_per_step": EXACT_TRAIN_FLOPS_PER_STEP,
-        "step_gemms": [dataclasses.asdict(gemm) for gemm in STEP_GEMMS],
-        "fit_defaults_jit_compile": bool(fit_defaults_model.jit_compile),
-        "torch": torch_info,
-        "roofline": roofline,
-        "contenders": contenders,
-        "ours": ours,
-        "ratios": {
-            "ours_over_fit_defaults": contenders[FIT_DEFAULTS]["ours_ratio"],
-            "ours_over_fit_tuned": contenders[FIT_TUNED]["ours_ratio"],
-            "ours_over_torch": contenders[TORCH]["ours_ratio"] if TORCH in contenders else None,
+    return session.finish(
+        "chapter-6 MNIST autoencoder 784-1000-500-250-2-250-500-1000-784, Adam 1e-3, batch 100",
+        {
+            "batch_size": BATCH_SIZE,
+            "steps_per_execution": STEPS_PER_EXECUTION,
+            "trainable_parameters": sum(
+                int(np.prod(w.shape)) for w in build_model().trainable_weights
+            ),
+            "train_flops_per_step_3x_forward": STEP_FLOPS.train_3x_forward,
+            "exact_train_flops_per_step": STEP_FLOPS.exact,
+            "step_gemms": [dataclasses.asdict(gemm) for gemm in STEP_FLOPS.gemms],
+            "fit_defaults_jit_compile": bool(fit_defaults_model.jit_compile),
+            "torch": torch_info,
+            "roofline": roofline,
+            "contenders": contenders,
+            "ours": ours,
+            "ratios": {
+                "ours_over_fit_defaults": contenders[FIT_DEFAULTS]["ours_ratio"],
+                "ours_over_fit_tuned": contenders[FIT_TUNED]["ours_ratio"],
+                "ours_over_torch": (
+                    contenders[TORCH]["ours_ratio"] if TORCH in contenders else None
+                ),
+            },
+            "matched_pairs": common.matched_pairs(contenders, pairs, "steps_per_sec"),
+            "targets": targets,
         },
-        "matched_pairs": matched_pairs,
-        "targets": targets,
-    }
-    print_table(results)
-    common.write_results(results, args.output)
-    return results
+        print_table,
+    )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,6 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -71,10 +70,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # For `benchmar
 
 from benchmarks import common  # noqa: E402
 from benchmarks.common import Runner  # noqa: E402
-from fdl_tf2.data import cifar10, image_augment, mnist, pipeline  # noqa: E402
+from fdl_tf2.data import cifar10, image_augment, pipeline  # noqa: E402
 from fdl_tf2.models import convnet  # noqa: E402
 from fdl_tf2.training import precision  # noqa: E402
-from fdl_tf2.training.run_log import machine_description  # noqa: E402
 
 SEED = common.SEED
 STEPS_PER_EXECUTION = 100
@@ -178,17 +176,9 @@ def make_data(name: str, spec: ModelSpec) -> pipeline.ClassificationData:
     (`image_augment.distort` with `cifar10.BOOK_AUGMENT`). `ClassificationData` turns the
     arrays into tensors once, so no epoch copies them again.
     """
-    rng = np.random.default_rng(SEED)
-    images = rng.integers(0, 256, size=(spec.num_examples, *spec.raw_image_shape), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=(spec.num_examples,), dtype=np.uint8)
     if name == "mnist":
-        return pipeline.ClassificationData(
-            name="random_mnist",
-            splits={"train": (images, labels)},
-            preprocess_inputs=mnist.preprocess_images_fn("image"),
-            preprocess_targets=mnist.preprocess_labels_fn(one_hot=False),
-            serving_spec=mnist.SERVING_SPEC,
-        )
+        return common.random_mnist(spec.num_examples, "image")
+    images, labels = common.random_images_and_labels(spec.num_examples, spec.raw_image_shape)
     options = cifar10.BOOK_AUGMENT
     return pipeline.ClassificationData(
         name="random_cifar10",
@@ -270,8 +260,7 @@ def make_fit_runner(spec: ModelSpec, data: pipeline.ClassificationData, **compil
             next_epoch[0] += 1
             # `shuffle` is ignored for datasets; False only silences Keras' warning.
             history = model.fit(dataset, epochs=1, shuffle=False, verbose=0)
-            if not np.isfinite(history.history["loss"][-1]):
-                raise RuntimeError("Keras fit produced a non-finite loss.")
+            common.check_fit_loss(history)
             done += steps
         return time.perf_counter() - start
 
@@ -407,10 +396,7 @@ def make_torch_runner(torch, name: str, spec: ModelSpec, data: pipeline.Classifi
     """
     import torch.nn.functional as functional
 
-    torch.set_num_threads(common.intra_op_threads())  # As many threads as TensorFlow.
-    torch.manual_seed(SEED)
-    use_gpu = bool(tf.config.list_physical_devices("GPU")) and torch.cuda.is_available()
-    device = torch.device("cuda" if use_gpu else "cpu")
+    device = common.setup_torch(torch)
     model = torch_equivalent(spec.build()).to(device)
     # Keras' Adam epsilon, so both optimizers do the same arithmetic.
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.learning_rate, eps=1e-7)
@@ -421,30 +407,18 @@ def make_torch_runner(torch, name: str, spec: ModelSpec, data: pipeline.Classifi
     generator = torch.Generator().manual_seed(SEED)
     batch_size = spec.batch_size
 
-    def run(num_steps: int) -> float:
-        model.train()
-        start = time.perf_counter()
-        done = 0
-        loss_sum = torch.zeros((), device=device)
-        while done < num_steps:
-            order = torch.randperm(spec.num_examples, generator=generator)
-            for batch in range(min(spec.steps_per_epoch, num_steps - done)):
-                indices = order[batch * batch_size : (batch + 1) * batch_size]
-                inputs = preprocess(images[indices], generator).to(device, non_blocking=True)
-                targets = labels[indices].to(device, non_blocking=True)
-                loss = functional.cross_entropy(model(inputs), targets)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach()
-                done += 1
-        final_loss = float(loss_sum)  # Host sync (waits for the GPU), as the TF runners do.
-        seconds = time.perf_counter() - start
-        if not np.isfinite(final_loss):
-            raise RuntimeError("PyTorch produced a non-finite loss.")
-        return seconds
+    def epoch_batches(num_batches: int):
+        """One shuffle, then per step the float32 NCHW batch and its int64 labels on `device`."""
+        order = torch.randperm(spec.num_examples, generator=generator)
+        for batch in range(num_batches):
+            indices = order[batch * batch_size : (batch + 1) * batch_size]
+            inputs = preprocess(images[indices], generator).to(device, non_blocking=True)
+            yield inputs, labels[indices].to(device, non_blocking=True)
 
-    return run, {"version": torch.__version__, "device": str(device)}
+    runner = common.make_torch_runner(
+        model, optimizer, functional.cross_entropy, epoch_batches, spec.steps_per_epoch
+    )
+    return runner, {"version": torch.__version__, "device": str(device)}
 
 
 # --- One model ------------------------------------------------------------------------------
@@ -501,13 +475,12 @@ def bench_model(name: str, *, num_steps: int, repeats: int, torch=None) -> dict[
         repeats=repeats,
         items_per_step=spec.batch_size,
         steps=steps,
+        tracing_counts=tracing_counts,
     )
     del runners[PIPELINE]  # Not a contender: the ceiling the input pipeline sets.
     pipeline_rate = statistics.median(samples[PIPELINE])
-    common.warn_if_retraced(tracing_counts)
 
-    roofline = {probe: statistics.median(samples[probe]) for probe in probes}
-    roofline["samples"] = {probe: samples[probe] for probe in probes}
+    roofline = common.roofline_results(samples, probes)
     contenders = {}
     for label in runners:
         rate = statistics.median(samples[label])
@@ -519,25 +492,18 @@ def bench_model(name: str, *, num_steps: int, repeats: int, torch=None) -> dict[
             "fraction_of_peak": gflops / peak,
             "samples_images_per_sec": samples[label],
         }
-    ours = max((ENGINE_FP32, ENGINE_XLA), key=lambda label: contenders[label]["images_per_sec"])
-    ours_rate = contenders[ours]["images_per_sec"]
-    for row in contenders.values():
-        row["ours_ratio"] = ours_rate / row["images_per_sec"]
-
-    def ratio(first: str, second: str) -> str:
-        value = contenders[first]["images_per_sec"] / contenders[second]["images_per_sec"]
-        return f"{first} / {second}: {value:.2f}x"
-
-    # Like-for-like pairs, so "ours" is not only the best of several variants.
-    pairs = [(ENGINE_FP32, FIT_DEFAULTS), (ENGINE_XLA, FIT_XLA), (ENGINE_BF16, ENGINE_FP32)]
-    if TORCH in contenders:
-        pairs.append((ENGINE_FP32, TORCH))
-    targets = {}
-    for other in (FIT_DEFAULTS, FIT_XLA):
-        verdict = common.not_slower(samples[ours], samples[other])
-        targets[other] = (
-            f"ours not slower than {other}: {verdict} ({contenders[other]['ours_ratio']:.2f}x)"
-        )
+    ours = common.choose_ours(contenders, (ENGINE_FP32, ENGINE_XLA), "images_per_sec")
+    # Like-for-like pairs; the one with (d) drops out under --skip-torch.
+    pairs = [
+        (ENGINE_FP32, FIT_DEFAULTS),
+        (ENGINE_XLA, FIT_XLA),
+        (ENGINE_BF16, ENGINE_FP32),
+        (ENGINE_FP32, TORCH),
+    ]
+    targets = {
+        other: common.speed_target(samples, contenders, ours, other)
+        for other in (FIT_DEFAULTS, FIT_XLA)
+    }
     return {
         "description": spec.description,
         "batch_size": spec.batch_size,
@@ -554,7 +520,7 @@ def bench_model(name: str, *, num_steps: int, repeats: int, torch=None) -> dict[
         "input_pipeline_images_per_sec": pipeline_rate,
         "contenders": contenders,
         "ours": ours,
-        "matched_pairs": [ratio(first, second) for first, second in pairs],
+        "matched_pairs": common.matched_pairs(contenders, pairs, "images_per_sec"),
         "targets": targets,
     }
 
@@ -591,75 +557,44 @@ def print_table(results: dict[str, Any]) -> None:
         f"layer's input gradient: the work really done is {exact_share:.2f}x the count."
     )
     print(f"(b) fit defaults resolved jit_compile={results['fit_defaults_jit_compile']}.")
-    print("Like-for-like:")
-    for line in results["matched_pairs"]:
-        print(f"  {line}")
-    for line in results["targets"].values():
-        print(line)
+    common.print_pairs_and_targets(results)
+
+
+def print_tables(results: dict[str, Any]) -> None:
+    """One `print_table` per model of the run's `results`."""
+    for model_results in results["models"].values():
+        print_table(model_results)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--models", default="mnist,cifar", help="Comma-separated: mnist, cifar.")
-    parser.add_argument(
-        "--repeats", type=int, default=DEFAULT_REPEATS, help="Measurements per contender."
+    parser = common.ArgumentParser(
+        __doc__, script="bench_convnets", default_repeats=DEFAULT_REPEATS, quick_steps=QUICK_STEPS
     )
+    parser.add_argument("--models", default="mnist,cifar", help="Comma-separated: mnist, cifar.")
     parser.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help="Training steps per measurement."
     )
-    parser.add_argument(
-        "--quick", action="store_true", help=f"1 repeat of {QUICK_STEPS} steps: a sanity check."
-    )
-    parser.add_argument(
-        "--skip-torch", action="store_true", help="Leave out (d) (else a missing torch fails)."
-    )
-    parser.add_argument("--output", default="runs/bench/bench_convnets.json", help="JSON results.")
     args = parser.parse_args(argv)
     models = [name.strip() for name in args.models.split(",") if name.strip()]
     unknown = sorted(set(models) - set(MODELS))
     if unknown or not models:
         parser.error(f"--models must name some of {sorted(MODELS)}, got {args.models!r}.")
-    repeats = 1 if args.quick else args.repeats
-    num_steps = QUICK_STEPS if args.quick else args.steps
-    if repeats < 1 or num_steps < 1:
-        parser.error(f"--repeats and --steps must be >= 1, got {args.repeats} and {args.steps}.")
-    torch = common.import_torch(args.skip_torch)
-    # Seven train functions of one Python function trip TF's generic "retracing" warning;
-    # `warn_if_retraced` checks each engine function itself.
-    tf.get_logger().setLevel("ERROR")
-    # TensorFlow would otherwise reserve the whole GPU and leave none to PyTorch.
-    for gpu in tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.set_memory_growth(gpu, True)
-
-    machine = machine_description()
-    accelerators = ", ".join(machine["accelerators"]) or "none"
-    print(
-        f"Machine: {machine['cpu']} ({machine['cpu_count']} CPUs; "
-        f"{' '.join(common.cpu_features())}), accelerators: {accelerators}, "
-        f"TF {machine['tensorflow']}, load average {common.load_average():.1f}"
+    repeats, num_steps = parser.repeats_and_steps(args, args.steps)
+    # Seven train functions of one Python function trip TF's generic "retracing" warning.
+    common.share_the_gpu_with_torch()
+    session = common.start_session(
+        "bench_convnets", argv, args, repeats=repeats, num_steps=num_steps
     )
 
-    print(f"{repeats} interleaved repeat(s) of {num_steps} steps per contender; median reported.")
-    load_before = common.load_average()
     per_model = {
-        name: bench_model(name, num_steps=num_steps, repeats=repeats, torch=torch)
+        name: bench_model(name, num_steps=num_steps, repeats=repeats, torch=session.torch)
         for name in models
     }
-    for model_results in per_model.values():
-        print_table(model_results)
-    results = {
-        "benchmark": "chapter-5 convnets (MNIST, CIFAR-10 without BN), images/s",
-        "command": "python benchmarks/bench_convnets.py " + " ".join(argv or sys.argv[1:]),
-        "machine": machine,
-        "cpu_features": common.cpu_features(),
-        "load_average": {"before": load_before, "after": common.load_average()},
-        "repeats": repeats,
-        "steps_per_measurement": num_steps,
-        "steps_per_execution": STEPS_PER_EXECUTION,
-        "models": per_model,
-    }
-    common.write_results(results, args.output)
-    return results
+    return session.finish(
+        "chapter-5 convnets (MNIST, CIFAR-10 without BN), images/s",
+        {"steps_per_execution": STEPS_PER_EXECUTION, "models": per_model},
+        print_tables,
+    )
 
 
 if __name__ == "__main__":

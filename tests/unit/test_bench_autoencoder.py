@@ -173,24 +173,19 @@ def test_step_gemms_are_the_matmuls_autodiff_runs():
     graph = gradients.get_concrete_function(
         tf.TensorSpec((bench_autoencoder.BATCH_SIZE, 784))
     ).graph
-    traced = []
-    for op in graph.get_operations():
-        if op.type == "MatMul":
-            transpose_a, transpose_b = op.get_attr("transpose_a"), op.get_attr("transpose_b")
-            a_shape, b_shape = (tuple(tensor.shape) for tensor in op.inputs)
-            rows, inner = a_shape[::-1] if transpose_a else a_shape
-            columns = b_shape[0] if transpose_b else b_shape[1]
-            traced.append(common.Gemm(rows, inner, columns, transpose_a, transpose_b))
-    assert sorted(traced, key=repr) == sorted(bench_autoencoder.STEP_GEMMS, key=repr)
+    traced = common.traced_gemms(graph)
+    assert sorted(traced, key=repr) == sorted(bench_autoencoder.STEP_FLOPS.gemms, key=repr)
     assert len(traced) == 23  # 8 forward, 8 weight gradients, 7 input gradients.
 
 
 def test_flop_counts_match_the_hand_count():
     macs = 784 * 1000 + 1000 * 500 + 500 * 250 + 250 * 2 + 2 * 250 + 250 * 500
     macs += 500 * 1000 + 1000 * 784
-    assert bench_autoencoder.FORWARD_FLOPS == 2 * 100 * macs == 563_800_000
+    flops = bench_autoencoder.STEP_FLOPS
+    assert flops.forward == 2 * 100 * macs == 563_800_000
+    assert flops.train_3x_forward == 3 * 563_800_000
     # No input gradient for the first layer: 3x forward minus its forward.
-    assert bench_autoencoder.EXACT_TRAIN_FLOPS_PER_STEP == 3 * 563_800_000 - 2 * 100 * 784 * 1000
+    assert flops.exact == 3 * 563_800_000 - 2 * 100 * 784 * 1000
 
 
 @pytest.mark.parametrize("argv", [["--repeats", "0"], ["--steps", "0"], ["--steps", "600"]])

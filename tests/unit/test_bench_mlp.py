@@ -1,4 +1,4 @@
-"""The MLP benchmark's FLOP count and roofline GEMMs, and the shared engine runner."""
+"""The MLP benchmark's FLOP count and roofline GEMMs, and what `benchmarks.common` shares."""
 
 import sys
 
@@ -28,32 +28,23 @@ def _matmuls_of_a_training_step(model, batch_size):
     graph = gradients.get_concrete_function(
         tf.TensorSpec((batch_size, 784)), tf.TensorSpec((batch_size,), tf.int32)
     ).graph
-    found = []
-    for op in graph.get_operations():
-        if op.type != "MatMul":
-            continue
-        transpose_a, transpose_b = op.get_attr("transpose_a"), op.get_attr("transpose_b")
-        a_shape, b_shape = (tuple(tensor.shape) for tensor in op.inputs)
-        rows, inner = a_shape[::-1] if transpose_a else a_shape
-        columns = b_shape[0] if transpose_b else b_shape[1]
-        found.append(common.Gemm(rows, inner, columns, transpose_a, transpose_b))
-    return found
+    return common.traced_gemms(graph)
 
 
 def test_step_gemms_are_the_matmuls_autodiff_runs():
     model = feedforward.build_mlp(seed=0)
     traced = _matmuls_of_a_training_step(model, bench_mlp.BATCH_SIZE)
-    assert sorted(traced, key=repr) == sorted(bench_mlp.STEP_GEMMS, key=repr)
+    assert sorted(traced, key=repr) == sorted(bench_mlp.STEP_FLOPS.gemms, key=repr)
     assert len(traced) == 8  # 3 forward, 3 weight gradients, 2 input gradients.
 
 
 def test_flop_counts_match_the_hand_count():
     forward = 2 * 100 * (784 * 256 + 256 * 256 + 256 * 10)  # 53,760,000
-    assert bench_mlp.FORWARD_FLOPS == forward
-    assert bench_mlp.TRAIN_FLOPS_PER_STEP == 3 * forward
+    flops = bench_mlp.STEP_FLOPS
+    assert flops.forward == forward
+    assert flops.train_3x_forward == 3 * forward
     # No input gradient for the first layer: 3x forward minus its forward.
-    assert bench_mlp.EXACT_TRAIN_FLOPS_PER_STEP == 3 * forward - 2 * 100 * 784 * 256
-    assert bench_mlp.EXACT_TRAIN_FLOPS_PER_STEP == 121_139_200
+    assert flops.exact == 3 * forward - 2 * 100 * 784 * 256 == 121_139_200
 
 
 @pytest.mark.parametrize(
@@ -115,6 +106,67 @@ def test_missing_torch_is_an_error_unless_skipped(monkeypatch):
 )
 def test_not_slower_compares_per_repeat_ratios(ours, other, verdict):
     assert common.not_slower(ours, other) == verdict
+
+
+def test_verdict_lines_and_like_for_like_pairs():
+    contenders = {"(a) x": {"rate": 3.0}, "(b) y": {"rate": 2.0}, "(a2) z": {"rate": 1.0}}
+    samples = {"(a) x": [3.0, 3.0], "(b) y": [2.0, 2.0]}
+    assert common.choose_ours(contenders, ["(a) x", "(a2) z"], "rate") == "(a) x"
+    assert [row["ours_ratio"] for row in contenders.values()] == [1.0, 1.5, 3.0]
+    pairs = [("(a) x", "(b) y"), ("(a) x", "(d) torch, skipped")]
+    assert common.matched_pairs(contenders, pairs, "rate") == ["(a) x / (b) y: 1.50x"]
+    assert common.speed_target(samples, contenders, "(a) x", "(b) y") == (
+        "ours not slower than (b) y: PASS (1.50x)"
+    )
+    assert common.speed_target(samples, contenders, "(a) x", "(b) y", factor=2.0) == (
+        "ours >= 2.0x (b) y: FAIL (1.50x)"
+    )
+
+
+def test_quick_is_one_repeat_of_the_quick_steps():
+    parser = common.ArgumentParser("Doc.", script="bench_x", default_repeats=5, quick_steps=7)
+    parser.add_argument("--steps", type=int, default=100)
+    args = parser.parse_args(["--quick", "--repeats", "3", "--steps", "0"])
+    assert parser.repeats_and_steps(args, args.steps) == (1, 7)
+    args = parser.parse_args([])
+    assert parser.repeats_and_steps(args, args.steps) == (5, 100)
+    assert args.output == "runs/bench/bench_x.json" and not args.skip_torch
+
+
+def test_array_fit_runner_refuses_steps_that_split_an_epoch():
+    model = feedforward.build_mlp((8,), seed=0)
+    model.compile(
+        keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    rng = np.random.default_rng(0)
+    images = rng.random((60, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, size=(60,))
+    runner = common.make_array_fit_runner(model, images, labels, batch_size=10)
+    assert runner(4) > 0 and runner(12) > 0  # Part of one epoch; two whole epochs.
+    with pytest.raises(ValueError, match="multiple of 6"):
+        runner(9)
+
+
+def test_torch_runner_trains_exactly_the_steps_asked_for():
+    torch = pytest.importorskip("torch")
+    assert common.setup_torch(torch, allow_gpu=False) == torch.device("cpu")
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    inputs, targets = torch.ones(4, 3), torch.zeros(4, dtype=torch.int64)
+    batches_asked = []
+
+    def epoch_batches(num_batches):
+        batches_asked.append(num_batches)
+        for _ in range(num_batches):
+            yield inputs, targets
+
+    runner = common.make_torch_runner(
+        model, optimizer, torch.nn.functional.cross_entropy, epoch_batches, steps_per_epoch=5
+    )
+    before = model.weight.detach().clone()
+    assert runner(12) > 0
+    assert batches_asked == [5, 5, 2]  # Two whole epochs, then part of a third.
+    assert not torch.equal(before, model.weight.detach())
 
 
 @pytest.mark.parametrize("argv", [["--repeats", "0"], ["--epochs-per-rep", "0"]])
