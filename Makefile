@@ -29,14 +29,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e ".[text,rl,dev]"
 	touch $(STAMP)
 
-test: install    ## Unit + smoke tests (what CI runs).
-	$(PY) -m pytest
+# Test processes: one per CPU core, at most 4 (each holds its own TensorFlow runtime).
+TEST_WORKERS ?= $(shell $(PYTHON_SYSTEM) -c 'import os; print(min(4, len(os.sched_getaffinity(0))))' 2>/dev/null || echo 2)
+
+test: install    ## Unit + smoke tests (what CI runs), in TEST_WORKERS parallel processes.
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 test-slow: install ## Convergence checks on real data (minutes).
 	$(PY) -m pytest -m slow
 
 smoke: install   ## Every experiment end to end with its "smoke" preset.
-	$(PY) -m pytest tests/smoke
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal tests/smoke
 
 lint: install    ## ruff check + format check.
 	$(PY) -m ruff check fdl_tf2 experiments tests benchmarks

@@ -63,7 +63,7 @@ def _variant_config(config: Config, batch_norm: bool, workdir: Path) -> cifar_co
         if field.name not in ("workdir", "export")
     }
     return config_lib.replace(
-        cifar_convnet.Config(), **overrides, **shared, workdir=str(workdir), export=export
+        cifar_convnet.Config(), **{**overrides, **shared}, workdir=str(workdir), export=export
     )
 
 
