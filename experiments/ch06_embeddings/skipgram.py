@@ -66,6 +66,20 @@ class Config(config_lib.ExportConfig):
     compare_gensim: bool = False  # Also train gensim's skip-gram with the same settings.
 
 
+# 2 CPU cores, minutes: the fast path with gensim's settings (per-pair rate 0.025 decayed
+# linearly, subsampling 1e-3, its initialisation), XLA, compared with gensim in the run.
+_CPU = dict(
+    objective="negative_sampling",
+    batch_size=word2vec.FAST_BATCH_SIZE,
+    learning_rate=word2vec.FAST_LEARNING_RATE,
+    lr_schedule="linear",
+    sample=1e-3,
+    initialization="word2vec",
+    jit_compile=True,
+    val_step=0,
+    compare_gensim=True,
+)
+
 CONFIGS = {
     # Seconds, no dataset files: gensim's bundled 60k-token corpus.
     "smoke": dict(
@@ -81,19 +95,9 @@ CONFIGS = {
         verify_export=True,
     ),
     "book": dict(),
-    # 2 CPU cores, minutes: the fast path with gensim's settings (per-pair rate 0.025 decayed
-    # linearly, subsampling 1e-3, its initialisation), XLA, compared with gensim in the run.
-    "cpu": dict(
-        objective="negative_sampling",
-        batch_size=word2vec.FAST_BATCH_SIZE,
-        learning_rate=word2vec.FAST_LEARNING_RATE,
-        lr_schedule="linear",
-        sample=1e-3,
-        initialization="word2vec",
-        jit_compile=True,
-        val_step=0,
-        compare_gensim=True,
-    ),
+    "cpu": _CPU,
+    # `make ch06`: the cpu race for one epoch, not exported (a minute or two for each library).
+    "quick": dict(_CPU, epochs=1, export=False),
 }
 
 
