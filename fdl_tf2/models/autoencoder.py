@@ -76,6 +76,8 @@ class CorruptInput(keras.layers.Layer):
     x` as the book's `corrupt` switch (line 2936); `corrupt` is a bool or a float 0/1 tensor.
     Kept values are not rescaled. Mask i is drawn from the stateless seed `(seed, i)`; the
     draw counter is a weight of the layer, so a checkpointed run resumes with the same masks.
+    Inside an XLA-compiled step the masks differ from the plain kernel's (XLA generates its
+    own random bits) but are still a function of `(seed, i)`.
     """
 
     def __init__(self, keep_probability: float = 0.5, seed: int | None = None, **kwargs):

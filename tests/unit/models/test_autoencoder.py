@@ -116,6 +116,20 @@ def test_corruption_masks_resume_from_a_checkpoint(tmp_path):
     np.testing.assert_array_equal(restored(images), expected)
 
 
+def test_corruption_in_an_xla_step_depends_only_on_the_seed_and_the_draw():
+    # The chapter-6 cpu presets compile the step with XLA. XLA's random bits differ from the
+    # plain kernel's, so its masks are others, but they still depend only on (seed, draw
+    # counter): a run resumed from a checkpoint sees the masks it would have seen.
+    images = tf.ones([4, 784])
+    first, resumed = autoencoder.CorruptInput(0.5, seed=3), autoencoder.CorruptInput(0.5, seed=3)
+    corrupt_first = tf.function(lambda x: first(x), jit_compile=True)
+    corrupt_resumed = tf.function(lambda x: resumed(x), jit_compile=True)
+    masks = [corrupt_first(images).numpy() for _ in range(2)]
+    resumed.draws.assign(1)  # As restored from a checkpoint written after one draw.
+    np.testing.assert_array_equal(corrupt_resumed(images), masks[1])
+    assert abs(masks[0].mean() - 0.5) < 0.03 and (masks[0] != masks[1]).any()
+
+
 def test_denoising_loss_compares_with_the_clean_input():
     # An identity "autoencoder": the reconstruction is the corrupted input, so the cost is
     # exactly the norm of what the corruption removed.
