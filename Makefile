@@ -58,10 +58,11 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) ## Engine vs Keras fit vs PyTorch eager: ch03 MLP, ch05 convnets, ch06 autoencoder.
+bench: $(BENCH_STAMP) ## Engine vs Keras fit vs PyTorch: ch03 MLP, ch05 convnets, ch06 autoencoder; skip-gram vs gensim.
 	$(PY) benchmarks/bench_mlp.py $(ARGS)
 	$(PY) benchmarks/bench_convnets.py $(ARGS)
 	$(PY) benchmarks/bench_autoencoder.py $(ARGS)
+	$(PY) benchmarks/bench_skipgram.py $(ARGS)
 
 bench-convnets: $(BENCH_STAMP) ## Only the ch05 convnets (e.g. ARGS="--models cifar --steps 50").
 	$(PY) benchmarks/bench_convnets.py $(ARGS)
@@ -123,9 +124,10 @@ ch06:            install ## Chapter 6 in minutes: PCA demos, autoencoders (quick
 	$(PY) -m fdl_tf2 run ch06.autoencoder_mnist --config=quick $(ARGS)
 	$(PY) -m fdl_tf2 run ch06.denoising_autoencoder --config=quick $(ARGS)
 	$(PY) -m fdl_tf2 run ch06.sparse_autoencoder --config=$(CONFIG) $(ARGS)
-	$(PY) -m fdl_tf2 run ch06.skipgram --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch06.skipgram --config=quick $(ARGS)
 	@echo "Chapter 6 long runs (2-core CPU; see experiments/README.md for measured times):"
 	@echo "  make ch06-long    the 2-D and 30-D autoencoders and the denoising one (cpu presets)"
+	@echo "  python -m fdl_tf2 run ch06.skipgram --config=cpu    the 5-epoch race against gensim"
 	@echo "  python -m fdl_tf2 run ch06.skipgram --config=book   the book's batch-32 SGD skip-gram"
 
 ch06-long:       install ## Chapter 6 acceptance runs: autoencoders with 2 and 30-D codes, denoising.

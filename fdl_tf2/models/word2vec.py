@@ -520,8 +520,9 @@ def train_gensim(
     """The anchor: gensim's skip-gram (`sg=1`) on the same corpus and vocabulary.
 
     gensim gets exactly our vocabulary (`build_vocab_from_freq` with our counts, UNK left
-    out) and the corpus as sentences of 10,000 in-vocabulary words (gensim's longest;
-    out-of-vocabulary tokens are dropped, as gensim itself would). Its defaults otherwise:
+    out, and `min_count=1`: the vocabulary is already cut to the most frequent words, so gensim
+    drops none of them) and the corpus as sentences of 10,000 in-vocabulary words (gensim's
+    longest; out-of-vocabulary tokens are dropped, as gensim itself would). Its defaults otherwise:
     learning rate 0.025 decaying linearly to 1e-4, reduced windows, unigram^0.75 negatives,
     subsampling at `sample` (the same rule as `keep_probabilities`).
 
@@ -537,6 +538,7 @@ def train_gensim(
         window=window,
         negative=negative,
         sg=1,
+        min_count=1,
         sample=sample,
         workers=workers,
         seed=seed,
