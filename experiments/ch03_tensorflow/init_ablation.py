@@ -27,7 +27,6 @@ from fdl_tf2 import config as config_lib
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
 from fdl_tf2.training import classifier, records, runs
-from fdl_tf2.training.run_log import RunLog
 from fdl_tf2.viz import curves
 
 EXPERIMENT_ID = "ch03.init_ablation"
@@ -90,19 +89,16 @@ def main(config: Config) -> dict:
             output_relu=config.output_relu,
             seed=config.seed,
         )
-        variant_log = RunLog(context.workdir / name, tensorboard=config.tensorboard)
-        classifier.train_classifier(
-            config,
-            context,
-            model,
-            keras.optimizers.SGD(config.learning_rate),
-            data,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            run_log=variant_log,
-            workdir=context.workdir / name,
-        )
-        variant_log.close()
+        with runs.sub_run(context, name, tensorboard=config.tensorboard) as variant_run:
+            classifier.train_classifier(
+                config,
+                variant_run,
+                model,
+                keras.optimizers.SGD(config.learning_rate),
+                data,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+            )
         lines = records.read_metrics(context.workdir / name / "metrics.jsonl", split="validation")
         validation[name] = [line for line in lines if "epoch" in line]
     for he_record, uniform_record in zip(

@@ -24,7 +24,6 @@ from fdl_tf2 import config as config_lib
 from fdl_tf2.data import mnist
 from fdl_tf2.models import feedforward
 from fdl_tf2.training import classifier, optimizers, records, runs
-from fdl_tf2.training.run_log import RunLog
 from fdl_tf2.viz import curves
 
 EXPERIMENT_ID = "ch04.optimizer_race"
@@ -103,20 +102,17 @@ def main(config: Config) -> dict:
             model = feedforward.build_mlp(seed=config.seed)
             model.set_weights(initial_weights)
             optimizer = _OPTIMIZERS[name]()
-        run_log = RunLog(context.workdir / name, tensorboard=True, quiet=True)
         start = time.perf_counter()
-        summary = classifier.train_classifier(
-            config,
-            context,
-            model,
-            optimizer,
-            data,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            run_log=run_log,
-            workdir=context.workdir / name,
-        )
-        run_log.close()
+        with runs.sub_run(context, name, tensorboard=True, quiet=True) as optimizer_run:
+            summary = classifier.train_classifier(
+                config,
+                optimizer_run,
+                model,
+                optimizer,
+                data,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+            )
         # The per-step training cost: of a step's two values, the in-graph per-step one comes
         # before the epoch mean.
         steps, costs = records.event_curve(context.workdir / name / "tensorboard" / "train", "cost")

@@ -14,6 +14,7 @@ PCA's: reconstructions with k = 2 and 30 (Fig. 6.10), the 2-D scatter with the b
 (Fig. 6.8). The export serves `encode` (uint8 images -> codes) and `decode` (codes -> images).
 """
 
+import contextlib
 import dataclasses
 from datetime import datetime, timezone
 
@@ -26,7 +27,6 @@ from fdl_tf2.export import saved_model
 from fdl_tf2.models import autoencoder, pca
 from fdl_tf2.training import epochs as epoch_training
 from fdl_tf2.training import precision, reconstruction, runs, schedules, step
-from fdl_tf2.training.run_log import RunLog
 from fdl_tf2.viz import codes as code_figures
 from fdl_tf2.viz import curves, reconstructions
 
@@ -103,8 +103,6 @@ def train_and_test(
         as the repository does).
       name: a sub-run name: its logs and checkpoints go to `<workdir>/<name>/`.
     """
-    workdir = context.workdir / name if name else context.workdir
-    run_log = RunLog(workdir, tensorboard=config.tensorboard) if name else context.run_log
     total = config_lib.total_steps(config, config.epochs * data.steps_per_epoch(config.batch_size))
     optimizer = precision.use_mixed_precision(
         config.mixed_precision, build_optimizer(config, total)
@@ -113,30 +111,29 @@ def train_and_test(
         model = autoencoder.build_autoencoder(
             config.n_code, hidden_units=tuple(config.hidden_units), seed=config.seed
         )
-    summary = reconstruction.train_autoencoder(
-        config,
-        context,
-        model,
-        optimizer,
-        data,
-        compute_loss=autoencoder.autoencoder_loss(corruption=corruption),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        snapshot_at=config.snapshot_epochs,
-        corruption=corruption,
-        run_log=run_log,
-        workdir=workdir,
-    )
-    summary["snapshot_dir"] = str(workdir / reconstruction.SNAPSHOT_DIR)
-    test = step.make_evaluate(model, autoencoder.autoencoder_loss())(
-        data.dataset("test", batch_size=1000, training=False)
-    )
-    run_log.scalars(summary["steps"], "test", cost=test["cost"])
-    run_log.print(f"Test Loss: {test['cost']:.6f}")
-    if name:
-        run_log.close()
-    else:
-        run_log.flush()
+    with (
+        runs.sub_run(context, name, tensorboard=config.tensorboard)
+        if name
+        else contextlib.nullcontext(context)
+    ) as model_run:
+        summary = reconstruction.train_autoencoder(
+            config,
+            model_run,
+            model,
+            optimizer,
+            data,
+            compute_loss=autoencoder.autoencoder_loss(corruption=corruption),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            snapshot_at=config.snapshot_epochs,
+            corruption=corruption,
+        )
+        test = step.make_evaluate(model, autoencoder.autoencoder_loss())(
+            data.dataset("test", batch_size=1000, training=False)
+        )
+        model_run.run_log.scalars(summary["steps"], "test", cost=test["cost"])
+        model_run.run_log.print(f"Test Loss: {test['cost']:.6f}")
+        model_run.run_log.flush()
     return model, summary, test
 
 

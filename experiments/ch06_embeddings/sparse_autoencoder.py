@@ -26,7 +26,6 @@ from fdl_tf2 import config as config_lib
 from fdl_tf2.models import autoencoder
 from fdl_tf2.training import epochs as epoch_training
 from fdl_tf2.training import precision, runs, step
-from fdl_tf2.training.run_log import RunLog
 from fdl_tf2.viz import reconstructions
 
 EXPERIMENT_ID = "ch06.sparse_autoencoder"
@@ -83,20 +82,17 @@ def main(config: Config) -> dict:
             compute_loss = autoencoder.autoencoder_loss(
                 sparsity_weight=weight, sparsity_target=config.sparsity_target
             )
-            run_log = RunLog(context.workdir / kind, tensorboard=config.tensorboard)
-            summary = epoch_training.train_epochs(
-                config,
-                context,
-                model,
-                optimizer,
-                data,
-                compute_loss,
-                epochs=config.epochs,
-                batch_size=config.batch_size,
-                run_log=run_log,
-                workdir=context.workdir / kind,
-            )
-            run_log.close()
+            with runs.sub_run(context, kind, tensorboard=config.tensorboard) as kind_run:
+                summary = epoch_training.train_epochs(
+                    config,
+                    kind_run,
+                    model,
+                    optimizer,
+                    data,
+                    compute_loss,
+                    epochs=config.epochs,
+                    batch_size=config.batch_size,
+                )
             test = step.make_evaluate(model, autoencoder.autoencoder_loss())(
                 data.dataset("test", batch_size=1000, training=False)
             )

@@ -13,7 +13,6 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -74,14 +73,12 @@ def train_classifier(
     epochs: int,
     batch_size: int,
     on_eval: loop.OnEval | tuple = (),
-    run_log=None,
-    workdir: str | Path | None = None,
 ) -> dict[str, Any]:
     """`epochs.train_epochs` of a classifier: cross-entropy, the book's console line.
 
     Args:
-      run_log, workdir: where this training logs and checkpoints; default the run's own
-        (a run that trains several models gives each its own, e.g. the optimiser race).
+      context: the run's, or a `runs.sub_run` of it (a run that trains several models gives
+        each its own, e.g. the optimiser race).
 
     Returns:
       `loop.train`'s summary plus `epochs_completed`.
@@ -97,8 +94,6 @@ def train_classifier(
         batch_size=batch_size,
         console=book_epoch_line,
         on_eval=on_eval,
-        run_log=run_log,
-        workdir=workdir,
     )
 
 

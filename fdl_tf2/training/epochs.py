@@ -8,7 +8,6 @@ the validation split per epoch; the classifier (`training.classifier`) and the a
 (`training.reconstruction`) are recipes on top of it.
 """
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,30 +31,24 @@ def train_epochs(
     batch_size: int,
     console: Callable[[Mapping[str, Any]], str] = loop.step_line,
     on_eval: loop.OnEval | tuple = (),
-    run_log=None,
-    workdir: str | Path | None = None,
     **trackables,
 ) -> dict[str, Any]:
     """`loop.train` on `data`'s training split for `epochs`, evaluating once per epoch.
 
     Args:
+      context: where this training logs and checkpoints: the run's, or a `runs.sub_run` of it
+        (a run that trains several models gives each its own, e.g. the optimiser race).
       compute_loss: see `step.ComputeLoss`; also evaluates the validation split.
       console: `report -> line` printed after each epoch.
       on_eval: hooks `(step, validation metrics) -> stop?`.
-      run_log, workdir: where this training logs and checkpoints; default the run's own
-        (a run that trains several models gives each its own, e.g. the optimiser race).
       **trackables: more state to checkpoint with the model (e.g. a corruption layer's
         random stream, or the state of an `on_eval` hook).
 
     Returns:
       `loop.train`'s summary plus `epochs_completed`.
     """
-    run_log = run_log or context.run_log
-    sub_context = dataclasses.replace(
-        context, run_log=run_log, workdir=Path(workdir or context.workdir)
-    )
     train_step, checkpointer = runs.make_engine(
-        config, sub_context, model, optimizer, compute_loss, **trackables
+        config, context, model, optimizer, compute_loss, **trackables
     )
     steps_per_epoch = data.steps_per_epoch(batch_size)
     validation = data.dataset("validation", batch_size=1000, training=False)
@@ -65,7 +58,7 @@ def train_epochs(
         data.train_stream(batch_size=batch_size, seed=config.seed),
         num_steps=config_lib.total_steps(config, epochs * steps_per_epoch),
         checkpointer=checkpointer,
-        run_log=run_log,
+        run_log=context.run_log,
         evaluate=lambda _: evaluate(validation),
         on_eval=on_eval,
         steps_per_epoch=steps_per_epoch,

@@ -112,8 +112,6 @@ def train_autoencoder(
     batch_size: int,
     snapshot_at: Sequence[int] = (),
     corruption: keras.layers.Layer | None = None,
-    run_log: RunLog | None = None,
-    workdir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Trains an autoencoder (`model.get_layer("encoder"/"decoder")`) on `data`'s images.
 
@@ -123,13 +121,12 @@ def train_autoencoder(
         `<workdir>/snapshots/`.
       corruption: the denoising layer used by `compute_loss`, checkpointed with the run so a
         resumed run draws the same masks.
-      run_log, workdir: where this training logs and checkpoints; default the run's own.
+      context: where this training logs and checkpoints: the run's, or a `runs.sub_run`.
 
     Returns:
       `epochs.train_epochs`' summary plus `snapshot_dir`.
     """
-    run_log = run_log or context.run_log
-    workdir = Path(workdir or context.workdir)
+    run_log, workdir = context.run_log, context.workdir
     images, _ = data.splits["validation"]
     first_images = data.preprocess_inputs(tf.constant(images[:8]))
     hooks = [ImageSummaries(model, run_log, first_images, corruption)]
@@ -149,8 +146,6 @@ def train_autoencoder(
         batch_size=batch_size,
         console=book_epoch_line,
         on_eval=tuple(hooks),
-        run_log=run_log,
-        workdir=workdir,
         **trackables,
     )
     summary["snapshot_dir"] = str(snapshot_dir)

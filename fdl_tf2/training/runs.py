@@ -8,9 +8,11 @@ Process-global state (seeds, op determinism) is set here, on behalf of the exper
 import time.
 """
 
+import contextlib
 import dataclasses
 import shlex
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,26 @@ def make_engine(
         **trackables,
     )
     return train_step, checkpointer
+
+
+@contextlib.contextmanager
+def sub_run(context: RunContext, name: str, **run_log_options) -> Iterator[RunContext]:
+    """A run inside the run: `<workdir>/<name>/` with its own log, closed on exit.
+
+    For experiments that train several models (the optimiser race, the sparse autoencoders):
+    each logs and checkpoints under its own folder, so each resumes on its own.
+
+        with runs.sub_run(context, "adam", tensorboard=config.tensorboard) as adam_run:
+            summary = classifier.train_classifier(config, adam_run, model, ...)
+
+    `run_log_options` go to `RunLog` (`tensorboard`, `quiet`).
+    """
+    workdir = context.workdir / name
+    run_log = RunLog(workdir, **run_log_options)
+    try:
+        yield dataclasses.replace(context, workdir=workdir, run_log=run_log)
+    finally:
+        run_log.close()
 
 
 def close_run(context: RunContext, results: dict[str, Any] | None = None) -> None:
