@@ -146,7 +146,7 @@ def command_run(args: list[str]) -> int:
 
 
 def command_data(args: list[str]) -> int:
-    from fdl_tf2.data import cifar10, download, mnist, paths, text_corpus
+    from fdl_tf2.data import cifar10, conll2000, download, imdb, mnist, paths, text_corpus
 
     data_dir = None
     fetch = False
@@ -166,6 +166,8 @@ def command_data(args: list[str]) -> int:
     datasets["cifar10"] = ("cifar10", cifar10.FILES)
     for corpus in ("gutenberg", "text8"):  # Chapter 6; gutenberg_no_bible is a subset.
         datasets[corpus] = text_corpus.corpus_files(corpus)
+    datasets["conll2000"] = (conll2000.DATASET, conll2000.FILES)  # Chapter 7.
+    datasets["imdb"] = (imdb.DATASET, imdb.FILES)
     status = 0
     for name, (folder, files) in datasets.items():
         missing = download.status(folder, files, data_dir)
@@ -173,6 +175,8 @@ def command_data(args: list[str]) -> int:
             try:
                 if name == "cifar10":
                     cifar10.load_arrays("test", data_dir=data_dir)
+                elif name == "imdb":  # The canonical archive, read into the same arrays.
+                    imdb.load_reviews("test", data_dir=data_dir)
                 else:
                     download.ensure_files(folder, files, data_dir)
                 missing = download.status(folder, files, data_dir)

@@ -1,0 +1,280 @@
+"""The chapter-7 feed-forward n-gram part-of-speech tagger.
+
+Book: chapter 7, "Implementing a Part-of-Speech Tagger" (seed lines 3341-3345 and 3596-3655;
+repo `feedforward_pos.py`); spec ch06-07 §2.2.1, checklist §5.3 item 20, errata §6 items 17-18.
+Compare the window approach of Collobert et al., 2011, "Natural Language Processing (Almost)
+from Scratch" (a window of word vectors into a feed-forward tagger).
+
+The book's network takes the concatenated vectors of the n-word left context, 3 x 300 = 900
+inputs, through hidden layers of 512 and 256 units, each the book's `layer()`: Dense
+(W ~ N(0, sqrt(1 / fan_in)), b = 0) -> batch norm (decay 0.9, eps 1e-3) -> sigmoid, to 44 tags.
+
+Design: `build_pos_tagger` takes int32 word ids `(batch, n)`, not the 900 floats, and embeds
+them with a `keras.layers.Embedding` whose rows are the dataset's cached vectors
+(`data.word_vectors.VectorCache.matrix`), frozen by default (the book never trains them).
+The vectors then live inside the model, so an exported model can later take raw strings
+through one lookup table (the cache's `vocabulary.txt`, line = id, unknown words -> `UNK_ID`)
+instead of requiring clients to hold 300-d vectors; and an input pipeline moves 3 ids per
+example instead of 900 floats. The book's 900-input network is the sub-model "classifier"
+(`build_tagger_head`), usable on its own with `(batch, n * embedding_size)` vectors.
+
+Output: linear logits by default. The book's output scope is also `layer()`, so its "logits"
+are sigmoid(BN(x W + b)) in (0, 1), fed to softmax cross-entropy (errata item 17);
+`faithful_sigmoid_logits=True` reproduces that (with `SigmoidLogits`, which Keras' losses
+cannot silently bypass; see its docstring). Softmax over values in (0, 1) cannot be
+confident: the cross-entropy is at least `sigmoid_logits_loss_floor(K)` = -ln(e / (e + K - 1)),
+2.8225 for K = 44, which is why the book's costs (3.149, 2.972) sit just above it. Both heads
+are trained with the same `from_logits=True` cross-entropy.
+
+Trainable parameters for n = 3, embedding 300, 44 tags: 605,572 with the book's output layer
+(`faithful_sigmoid_logits=True`, whose batch norm adds 88), 605,484 with the default linear
+head; the frozen embedding adds V x 300 non-trainable weights (plus the batch-norm moving
+moments).
+"""
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import keras
+import numpy as np
+
+from fdl_tf2.data import conll2000
+from fdl_tf2.layers.batch_norm import BookBatchNorm
+from fdl_tf2.models.autoencoder import book_normal
+from fdl_tf2.models.feedforward import layer_seed
+
+N_GRAM = conll2000.N_GRAM
+EMBEDDING_SIZE = 300
+HIDDEN_UNITS = (512, 256)
+NUM_TAGS = conll2000.NUM_TAGS
+BATCH_NORM_KINDS = ("keras", "book")
+"""`keras`: `keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3)`, as the chapter-6
+autoencoder; `book`: the from-scratch `BookBatchNorm` (zero-debiased moving moments)."""
+
+
+def sigmoid_logits_loss_floor(num_tags: int = NUM_TAGS) -> float:
+    """The least softmax cross-entropy over "logits" in (0, 1): -ln(e / (e + K - 1)).
+
+    Reached in the limit of a sigmoid output of 1 for the true tag and 0 for the K - 1 others.
+    """
+    if num_tags < 2:
+        raise ValueError(f"num_tags must be >= 2, got {num_tags}.")
+    return math.log(math.e + num_tags - 1) - 1.0
+
+
+def _normalization(kind: str, name: str, dtype=None) -> keras.layers.Layer:
+    if kind not in BATCH_NORM_KINDS:
+        raise ValueError(f"Unknown batch_norm {kind!r}; expected one of {BATCH_NORM_KINDS}.")
+    if kind == "book":
+        return BookBatchNorm(decay=0.9, epsilon=1e-3, dtype=dtype, name=f"{name}_bn")
+    return keras.layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-3, dtype=dtype, name=f"{name}_bn"
+    )
+
+
+@keras.saving.register_keras_serializable(package="fdl_tf2")
+class SigmoidLogits(keras.layers.Layer):
+    """`sigmoid(x)`, `(batch, tags) -> (batch, tags)`: the book's output, used AS logits.
+
+    Computed as (tanh(x / 2) + 1) / 2, which is sigmoid(x) exactly, because Keras' own sigmoid
+    (`Activation("sigmoid")`, `keras.ops.sigmoid`) tags its output with the pre-sigmoid tensor
+    (`_keras_logits`), and Keras' cross-entropy losses given such an output with
+    `from_logits=True` silently use the pre-sigmoid tensor instead (with only a warning). That
+    would quietly undo the book's softmax over sigmoid outputs.
+    """
+
+    def call(self, inputs):
+        return 0.5 * (keras.ops.tanh(0.5 * inputs) + 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def _book_layer(x, units: int, name: str, *, batch_norm: str, seed: int | None, output=False):
+    """The book's `layer()`: Dense -> batch norm (0.9, 1e-3) -> sigmoid, scoped as `name`."""
+    dtype = "float32" if output else None  # The logits stay float32 under mixed precision.
+    x = keras.layers.Dense(
+        units,
+        kernel_initializer=book_normal(seed),
+        bias_initializer="zeros",
+        dtype=dtype,
+        name=name,
+    )(x)
+    x = _normalization(batch_norm, name, dtype)(x)
+    if output:
+        return SigmoidLogits(dtype=dtype, name=f"{name}_sigmoid")(x)
+    return keras.layers.Activation("sigmoid", name=f"{name}_sigmoid")(x)
+
+
+def build_tagger_head(
+    input_size: int = N_GRAM * EMBEDDING_SIZE,
+    *,
+    num_tags: int = NUM_TAGS,
+    hidden_units: tuple[int, ...] = HIDDEN_UNITS,
+    faithful_sigmoid_logits: bool = False,
+    batch_norm: str = "keras",
+    seed: int | None = None,
+) -> keras.Model:
+    """The book's network: `(batch, n * embedding_size)` window vectors -> `(batch, num_tags)`.
+
+    Args:
+      input_size: n * embedding_size (the book's 900).
+      num_tags: output classes (44 for CoNLL-2000).
+      hidden_units: the book's (512, 256), each Dense + batch norm + sigmoid.
+      faithful_sigmoid_logits: end in the book's Dense + batch norm + sigmoid (values in
+        (0, 1), used as logits); False ends in a linear Dense (logits).
+      batch_norm: "keras" or "book" (see `BATCH_NORM_KINDS`).
+      seed: seed of the weight initialisers.
+
+    Returns:
+      A model named "classifier" whose float32 outputs go to softmax cross-entropy.
+    """
+    inputs = keras.Input((input_size,), name="window_vectors")
+    x = inputs
+    for index, units in enumerate(hidden_units, start=1):
+        x = _book_layer(
+            x, units, f"hidden_{index}", batch_norm=batch_norm, seed=layer_seed(seed, index)
+        )
+    output_seed = layer_seed(seed, len(hidden_units) + 1)
+    if faithful_sigmoid_logits:
+        logits = _book_layer(
+            x, num_tags, "output", batch_norm=batch_norm, seed=output_seed, output=True
+        )
+    else:
+        logits = keras.layers.Dense(
+            num_tags,
+            kernel_initializer=book_normal(output_seed),
+            bias_initializer="zeros",
+            dtype="float32",  # Logits stay float32 under mixed precision.
+            name="output",
+        )(x)
+    return keras.Model(inputs, logits, name="classifier")
+
+
+def build_pos_tagger(
+    embedding_matrix: np.ndarray | None = None,
+    *,
+    vocabulary_size: int | None = None,
+    embedding_size: int = EMBEDDING_SIZE,
+    n_gram: int = N_GRAM,
+    num_tags: int = NUM_TAGS,
+    hidden_units: tuple[int, ...] = HIDDEN_UNITS,
+    faithful_sigmoid_logits: bool = False,
+    trainable_embeddings: bool = False,
+    batch_norm: str = "keras",
+    seed: int | None = None,
+) -> keras.Model:
+    """The n-gram tagger: int32 word ids `(batch, n_gram)` -> tag logits `(batch, num_tags)`.
+
+    Args:
+      embedding_matrix: float `(vocabulary_size, embedding_size)` word vectors, row = word id
+        (`VectorCache.matrix`: row 0 PAD = 0, row 1 UNK). None leaves the embedding randomly
+        initialised (for tests, or before loading weights), sized by `vocabulary_size` and
+        `embedding_size`.
+      n_gram: the window length n (the book's CLI argument, 3).
+      trainable_embeddings: fine-tune the vectors (the book keeps them fixed).
+      Others: as `build_tagger_head`.
+
+    The layers are "embedding" (ids -> `(batch, n, embedding_size)`), "window" (the reshape to
+    `(batch, n * embedding_size)`, the book's `flatten()` of the window) and "classifier".
+    """
+    if embedding_matrix is not None:
+        embedding_matrix = np.asarray(embedding_matrix, np.float32)
+        if embedding_matrix.ndim != 2:
+            raise ValueError(f"embedding_matrix must be 2-D, got shape {embedding_matrix.shape}.")
+        vocabulary_size, embedding_size = embedding_matrix.shape
+    if not vocabulary_size:
+        raise ValueError("Give embedding_matrix or vocabulary_size.")
+    if n_gram < 1:
+        raise ValueError(f"n_gram must be >= 1, got {n_gram}.")
+    ids = keras.Input((n_gram,), dtype="int32", name="word_ids")
+    embedding = keras.layers.Embedding(
+        vocabulary_size, embedding_size, trainable=trainable_embeddings, name="embedding"
+    )
+    vectors = embedding(ids)  # (batch, n_gram, embedding_size)
+    window = keras.layers.Reshape((n_gram * embedding_size,), name="window")(vectors)
+    head = build_tagger_head(
+        n_gram * embedding_size,
+        num_tags=num_tags,
+        hidden_units=hidden_units,
+        faithful_sigmoid_logits=faithful_sigmoid_logits,
+        batch_norm=batch_norm,
+        seed=seed,
+    )
+    model = keras.Model(ids, head(window), name=f"pos_tagger_{n_gram}gram")
+    if embedding_matrix is not None:
+        # Assigned, not passed as a Constant initializer: that would copy the whole matrix
+        # into the layer's config (and into every saved model's JSON).
+        embedding.embeddings.assign(embedding_matrix)
+    return model
+
+
+# --- Tagging a sentence (the book's per-epoch demo) ---------------------------------------
+
+
+def sentence_windows(
+    sentence: Sequence[str],
+    word_lookup: Mapping[str, int] | Callable[[str], int],
+    n_gram: int = N_GRAM,
+    *,
+    prefix: Sequence[str] = (),
+) -> np.ndarray:
+    """The windows of `sentence`'s words: int32 `(len(sentence), n_gram)`.
+
+    Window i is the ids of (w[i-n+1], ..., w[i]), where the words before the sentence come
+    from the end of `prefix` (the book's left context) and, where that runs out, are PAD.
+    A word is looked up as written, then as `conll2000.normalize_word` spells it (the
+    dataset's processed words are normalised), else it is `UNK_ID`.
+
+    Args:
+      word_lookup: word -> id (a dict such as `VectorCache.lookup`, or a function).
+    """
+    if callable(word_lookup):
+        lookup = word_lookup
+    else:
+
+        def lookup(word):
+            index = word_lookup.get(word)
+            if index is None:
+                index = word_lookup.get(conll2000.normalize_word(word), conll2000.UNK_ID)
+            return index
+
+    context = list(prefix)[len(prefix) - (n_gram - 1) :] if n_gram > 1 else []
+    ids = [conll2000.PAD_ID] * (n_gram - 1 - len(context))
+    ids += [lookup(word) for word in [*context, *sentence]]
+    stream = np.asarray(ids, np.int32)
+    return np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(stream, n_gram))
+
+
+def tag_sentence(
+    model: keras.Model,
+    sentence: Sequence[str],
+    word_lookup: Mapping[str, int] | Callable[[str], int],
+    tags: Sequence[str],
+    *,
+    prefix: Sequence[str] = (),
+) -> list[tuple[str, str]]:
+    """Tags the words of `sentence` given its left context `prefix` (the book's demo).
+
+    Args:
+      model: a `build_pos_tagger` model (its input length is the n-gram order).
+      sentence: the words, e.g. `conll2000.DEMO_SENTENCE`.
+      word_lookup: word -> id, as in `sentence_windows`.
+      tags: id -> tag (`TaggedCorpus.tags`).
+      prefix: the preceding words, e.g. `conll2000.DEMO_PREFIX` (only the last n-1 are used).
+
+    Returns:
+      `[(word, tag), ...]`, one per word, by arg-max over the tag outputs (inference mode).
+    """
+    n_gram = int(model.input_shape[-1])
+    windows = sentence_windows(sentence, word_lookup, n_gram, prefix=prefix)
+    logits = model.predict_on_batch(windows)
+    return [
+        (word, tags[int(index)])
+        for word, index in zip(sentence, np.argmax(logits, axis=-1), strict=True)
+    ]
+
+
+def format_tagged(tagged: Sequence[tuple[str, str]]) -> str:
+    """The book's demo print-out: one `word\\t\\ttag` line per word."""
+    return "\n".join(f"{word}\t\t{tag}" for word, tag in tagged)
