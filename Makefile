@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
-        ch01 ch02 ch03 ch04 ch05 ch05-long ch06 ch06-long bench-convnets
+        ch01 ch02 ch03 ch04 ch05 ch05-long ch06 ch06-long ch07 bench-convnets
 
 help:            ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -134,6 +134,10 @@ ch06-long:       install ## Chapter 6 acceptance runs: autoencoders with 2 and 3
 	$(PY) -m fdl_tf2 run ch06.autoencoder_mnist --config=cpu $(ARGS)
 	$(PY) -m fdl_tf2 run ch06.autoencoder_mnist --config=cpu --n_code=30 $(ARGS)
 	$(PY) -m fdl_tf2 run ch06.denoising_autoencoder --config=cpu $(ARGS)
+
+ch07:            install ## Chapter 7 in minutes: parsing and beam search, RNN basics (work in progress).
+	$(PY) -m fdl_tf2 run ch07.parsing_beam_search --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch07.rnn_basics --config=$(CONFIG) $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info
