@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from fdl_tf2 import config as config_lib
-from fdl_tf2.models import beam_search, parsing
+from fdl_tf2.models import beam_search, parsing, parsing_demos
 from fdl_tf2.training import runs
 from fdl_tf2.viz import search_trees
 
@@ -72,7 +72,7 @@ CONFIGS = {
 
 def _oracle_demo(config: Config, say) -> tuple[dict, list[list[str]]]:
     """Figs. 7.5, 7.7, 7.9: oracle actions, configurations, linearisations."""
-    tree = parsing.EXAMPLE_TREE
+    tree = parsing_demos.EXAMPLE_TREE
     system = parsing.ArcStandard(initial_state=config.initial_state)
     actions = system.oracle(tree.heads)
     rows = parsing.trace(system, tree.words, actions)
@@ -90,7 +90,9 @@ def _oracle_demo(config: Config, say) -> tuple[dict, list[list[str]]]:
     labelled_names = parsing.action_names(labelled, labelled.oracle(tree.heads, tree.labels))
     say(f"With arc labels ({labelled.num_actions} actions): {' '.join(labelled_names)}")
     linear = parsing.format_linearization(parsing.linearize(tree))
-    book_linear = parsing.format_linearization(parsing.linearize(parsing.BOOK_LINEARIZATION_TREE))
+    book_linear = parsing.format_linearization(
+        parsing.linearize(parsing_demos.BOOK_LINEARIZATION_TREE)
+    )
     say(f"Fig. 7.7 linearisation: {linear}; the book's example: {book_linear}")
     table = []
     for row in rows:
@@ -148,8 +150,8 @@ def _oracle_round_trips(config: Config) -> dict:
 def _fig_7_11(config: Config, run_log, say) -> dict:
     """Greedy vs beam on the Fig. 7.11 toy."""
     system = parsing.ArcStandard()
-    step_fn = system.step_fn(parsing.fig_7_11_score_fn(system))
-    start = parsing.fig_7_11_start()
+    step_fn = system.step_fn(parsing_demos.fig_7_11_score_fn(system))
+    start = parsing_demos.fig_7_11_start()
     greedy = beam_search.greedy_search(step_fn, start, 2)[0]
     beams = []
     beam = beam_search.beam_search(
@@ -188,7 +190,7 @@ def _fig_7_11(config: Config, run_log, say) -> dict:
 
 
 def _reading(tree: parsing.DependencyTree) -> str:
-    for name, reading in parsing.GARDEN_PATH_READINGS.items():
+    for name, reading in parsing_demos.GARDEN_PATH_READINGS.items():
         if reading.heads == tree.heads:
             return name
     return "other"
@@ -196,12 +198,12 @@ def _reading(tree: parsing.DependencyTree) -> str:
 
 def _garden_path(config: Config, run_log, say) -> dict:
     """Greedy vs beam on the garden-path sentence, with the two-reading toy scorer."""
-    words = parsing.GARDEN_PATH_WORDS
+    words = parsing_demos.GARDEN_PATH_WORDS
     system = parsing.ArcStandard()
-    score_fn = parsing.reading_mixture_score_fn(
+    score_fn = parsing_demos.reading_mixture_score_fn(
         system,
-        list(parsing.GARDEN_PATH_READINGS.values()),
-        parsing.garden_path_plausibility,
+        list(parsing_demos.GARDEN_PATH_READINGS.values()),
+        parsing_demos.garden_path_plausibility,
         smoothing=config.smoothing,
     )
     greedy = system.parse(len(words), score_fn, beam_size=1)[0]
@@ -221,7 +223,9 @@ def _garden_path(config: Config, run_log, say) -> dict:
         len(greedy.tokens),
     )
     configs = system.run(len(words), greedy.tokens)
-    reveal = next(t for t, c in enumerate(configs) if c.words_read >= parsing.GARDEN_PATH_REVEAL)
+    reveal = next(
+        t for t, c in enumerate(configs) if c.words_read >= parsing_demos.GARDEN_PATH_REVEAL
+    )
     search_trees.plot_score_paths(
         paths,
         run_log.figure_path(FIGURES[2]),
@@ -242,15 +246,17 @@ def _garden_path(config: Config, run_log, say) -> dict:
         "garden_path_beam_log_probability": beam.score,
         "garden_path_parting_action": parted + 1,
         "garden_path_beam_linearization": parsing.format_linearization(
-            parsing.linearize(parsing.GARDEN_PATH_READINGS.get(_reading(beam_tree), beam_tree))
+            parsing.linearize(
+                parsing_demos.GARDEN_PATH_READINGS.get(_reading(beam_tree), beam_tree)
+            )
         ),
     }
 
 
 def _hypothesis_counts(config: Config, say) -> dict:
     """Line 3774 and errata 21, plus closed form vs enumeration for short sentences."""
-    counts = parsing.hypothesis_counts(config.hypothesis_words, config.hypothesis_actions)
-    book_state = parsing.hypothesis_counts(
+    counts = parsing_demos.hypothesis_counts(config.hypothesis_words, config.hypothesis_actions)
+    book_state = parsing_demos.hypothesis_counts(
         config.hypothesis_words, config.hypothesis_actions, initial_state="book"
     )
     say(
@@ -265,8 +271,8 @@ def _hypothesis_counts(config: Config, say) -> dict:
     for state in parsing.INITIAL_STATES:
         system = parsing.ArcStandard(initial_state=state)
         for num_words in range(1, config.count_max_words + 1):
-            enumerated = sum(1 for _ in parsing.enumerate_sequences(system, num_words))
-            enumerated_ok += enumerated == parsing.count_legal_sequences(num_words, 1, state)
+            enumerated = sum(1 for _ in parsing_demos.enumerate_sequences(system, num_words))
+            enumerated_ok += enumerated == parsing_demos.count_legal_sequences(num_words, 1, state)
     checked = len(parsing.INITIAL_STATES) * config.count_max_words
     say(f"Legal-sequence formula = enumeration for {enumerated_ok}/{checked} (state, length) pairs")
     return {
@@ -292,7 +298,7 @@ def main(config: Config) -> dict:
         ["step", "action", "stack", "buffer", "new arc"],
         table,
         run_log.figure_path(FIGURES[0]),
-        title=f"Fig. 7.9: static-oracle actions for '{' '.join(parsing.EXAMPLE_TREE.words)}'",
+        title=f"Fig. 7.9: static-oracle actions for '{' '.join(parsing_demos.EXAMPLE_TREE.words)}'",
     )
     metrics.update(_oracle_round_trips(config))
     say(

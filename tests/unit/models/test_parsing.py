@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from fdl_tf2.models import beam_search, parsing
+from fdl_tf2.models import beam_search, parsing, parsing_demos
 from fdl_tf2.models.parsing import LEFT_ARC, RIGHT_ARC, ROOT, SHIFT
 
 
@@ -162,7 +162,7 @@ def test_random_projective_trees_are_projective_and_reach_every_projective_tree(
 
 
 def test_dependency_tree_children_root_and_validation():
-    tree = parsing.EXAMPLE_TREE
+    tree = parsing_demos.EXAMPLE_TREE
     assert tree.root == 2 and tree.children(2) == [1, 4] and tree.children(ROOT) == [2]
     assert parsing.Arc(2, 1, "nsubj") in tree.arcs()
     with pytest.raises(ValueError, match="words but"):
@@ -175,7 +175,7 @@ def test_dependency_tree_children_root_and_validation():
 
 
 def test_oracle_of_the_example_sentence_from_each_initial_state():
-    tree = parsing.EXAMPLE_TREE  # I <- took -> taxi -> a
+    tree = parsing_demos.EXAMPLE_TREE  # I <- took -> taxi -> a
     expected = {
         "root": [SHIFT, SHIFT, LEFT_ARC, SHIFT, SHIFT, LEFT_ARC, RIGHT_ARC, RIGHT_ARC],
         "empty": [SHIFT, SHIFT, LEFT_ARC, SHIFT, SHIFT, LEFT_ARC, RIGHT_ARC],
@@ -189,7 +189,7 @@ def test_oracle_of_the_example_sentence_from_each_initial_state():
 
 
 def test_labelled_oracle_rebuilds_the_labels():
-    tree = parsing.EXAMPLE_TREE
+    tree = parsing_demos.EXAMPLE_TREE
     system = parsing.ArcStandard(labels=("nsubj", "dobj", "det", "root"))
     actions = system.oracle(tree.heads, tree.labels)
     assert [system.action_name(a) for a in actions] == [
@@ -247,7 +247,7 @@ def test_oracle_raises_exactly_for_non_projective_trees(num_words):
 
 def test_can_reach_follows_the_gold_tree():
     system = parsing.ArcStandard()
-    heads = parsing.EXAMPLE_TREE.heads
+    heads = parsing_demos.EXAMPLE_TREE.heads
     for config in system.run(4, system.oracle(heads)):
         assert system.can_reach(config, heads)
     wrong = system.apply(system.apply(system.apply(system.initial(4), SHIFT), SHIFT), RIGHT_ARC)
@@ -260,8 +260,8 @@ def test_can_reach_follows_the_gold_tree():
 
 def test_configuration_tree_trace_and_description():
     system = parsing.ArcStandard()
-    words = parsing.EXAMPLE_TREE.words
-    actions = system.oracle(parsing.EXAMPLE_TREE.heads)
+    words = parsing_demos.EXAMPLE_TREE.words
+    actions = system.oracle(parsing_demos.EXAMPLE_TREE.heads)
     rows = parsing.trace(system, words, actions)
     assert len(rows) == len(actions) + 1 and rows[0]["action"] == ""
     assert rows[3]["action"] == "LEFT-ARC" and rows[3]["stack"] == ["ROOT", "took"]
@@ -277,7 +277,7 @@ BOOK_PRINTED = "(R, r_a, A, r_b, [B, b_d, D, b_e, E], r_c, C)"  # Line 3695, ret
 
 
 def test_linearization_of_the_books_example_equals_the_printed_tuple():
-    linear = parsing.linearize(parsing.BOOK_LINEARIZATION_TREE)
+    linear = parsing.linearize(parsing_demos.BOOK_LINEARIZATION_TREE)
     assert linear == ("R", "r_a", "A", "r_b", ["B", "b_d", "D", "b_e", "E"], "r_c", "C")
     assert parsing.format_linearization(linear) == BOOK_PRINTED
     flat = parsing.DependencyTree(("R", "A", "B", "C"), (0, 1, 1, 1), ("root", "r_a", "r_b", "r_c"))
@@ -319,7 +319,7 @@ CATALAN = [1, 1, 2, 5, 14, 42, 132, 429, 1430, 4862]  # OEIS A000108, retyped.
 
 
 def test_catalan_numbers():
-    assert [parsing.catalan(k) for k in range(10)] == CATALAN
+    assert [parsing_demos.catalan(k) for k in range(10)] == CATALAN
 
 
 @pytest.mark.parametrize("initial_state", parsing.INITIAL_STATES)
@@ -328,15 +328,17 @@ def test_legal_sequence_count_matches_enumeration(initial_state, num_labels):
     labels = None if num_labels == 1 else tuple(f"l{k}" for k in range(num_labels))
     system = parsing.ArcStandard(labels=labels, initial_state=initial_state)
     for num_words in range(1, 6 if num_labels == 1 else 5):
-        sequences = list(parsing.enumerate_sequences(system, num_words))
+        sequences = list(parsing_demos.enumerate_sequences(system, num_words))
         assert len(set(sequences)) == len(sequences)
-        assert len(sequences) == parsing.count_legal_sequences(num_words, num_labels, initial_state)
+        assert len(sequences) == parsing_demos.count_legal_sequences(
+            num_words, num_labels, initial_state
+        )
         length = parsing.arc_standard_length(num_words, initial_state)
         assert all(len(sequence) == length for sequence in sequences)
 
 
 def test_hypothesis_counts_correct_the_books_number():
-    counts = parsing.hypothesis_counts(10, 15)
+    counts = parsing_demos.hypothesis_counts(10, 15)
     assert counts["book_claim"] == 10**15  # "1 000 000 000 000 000" (line 3774).
     assert counts["actions_per_word_power"] == 15**10
     assert math.isclose(counts["actions_per_word_power"], 5.77e11, rel_tol=1e-3)
@@ -344,14 +346,16 @@ def test_hypothesis_counts_correct_the_books_number():
     assert counts["all_action_sequences"] == 15**20
     assert math.isclose(counts["all_action_sequences"], 3.3e23, rel_tol=0.01)
     assert counts["legal_action_sequences"] == CATALAN[9] * 14**9 * 7
-    assert parsing.hypothesis_counts(10, 15, "empty")["legal_action_sequences"] == 4862 * 14**9
-    book = parsing.hypothesis_counts(10, 15, "book")
+    assert (
+        parsing_demos.hypothesis_counts(10, 15, "empty")["legal_action_sequences"] == 4862 * 14**9
+    )
+    book = parsing_demos.hypothesis_counts(10, 15, "book")
     assert book["sequence_length"] == 17 and book["all_action_sequences"] == 15**17
     assert parsing.arc_standard_length(10, "empty") == 19
     with pytest.raises(ValueError, match="odd"):
-        parsing.hypothesis_counts(10, 14)
+        parsing_demos.hypothesis_counts(10, 14)
     with pytest.raises(ValueError, match="num_labels"):
-        parsing.count_legal_sequences(3, 0)
+        parsing_demos.count_legal_sequences(3, 0)
 
 
 # --- Decoding: Fig. 7.11 and the garden path ---------------------------------------------------
@@ -376,8 +380,8 @@ def test_step_fn_masks_illegal_actions_and_ends_at_terminal_configurations():
 
 def test_fig_7_11_greedy_takes_shift_left_arc_and_beam_2_finds_left_arc_right_arc():
     system = parsing.ArcStandard()
-    step = system.step_fn(parsing.fig_7_11_score_fn(system))
-    start = parsing.fig_7_11_start()
+    step = system.step_fn(parsing_demos.fig_7_11_score_fn(system))
+    start = parsing_demos.fig_7_11_start()
     assert all(system.legal_mask(start)) and all(system.legal_mask(system.apply(start, SHIFT)))
     (greedy,) = beam_search.greedy_search(step, start, 2)
     assert greedy.tokens == (SHIFT, LEFT_ARC)
@@ -394,13 +398,13 @@ def test_fig_7_11_greedy_takes_shift_left_arc_and_beam_2_finds_left_arc_right_ar
 
 
 def test_garden_path_greedy_keeps_houses_a_noun_and_beam_2_recovers_the_verb():
-    words = parsing.GARDEN_PATH_WORDS
-    readings = parsing.GARDEN_PATH_READINGS
+    words = parsing_demos.GARDEN_PATH_WORDS
+    readings = parsing_demos.GARDEN_PATH_READINGS
     assert len(words) == 10 and all(tree.words == words for tree in readings.values())
     assert all(parsing.is_projective(tree.heads) for tree in readings.values())
     system = parsing.ArcStandard()
-    score_fn = parsing.reading_mixture_score_fn(
-        system, list(readings.values()), parsing.garden_path_plausibility
+    score_fn = parsing_demos.reading_mixture_score_fn(
+        system, list(readings.values()), parsing_demos.garden_path_plausibility
     )
     (greedy,) = system.parse(len(words), score_fn, beam_size=1)
     beam = system.parse(len(words), score_fn, beam_size=2)

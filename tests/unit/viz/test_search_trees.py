@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from fdl_tf2.models import beam_search, parsing
+from fdl_tf2.models import beam_search, parsing, parsing_demos
 from fdl_tf2.viz import search_trees
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -18,8 +18,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def _fig_7_11():
     system = parsing.ArcStandard()
-    step = system.step_fn(parsing.fig_7_11_score_fn(system))
-    start = parsing.fig_7_11_start()
+    step = system.step_fn(parsing_demos.fig_7_11_score_fn(system))
+    start = parsing_demos.fig_7_11_start()
     beams = []
     best = beam_search.beam_search(step, start, 2, 2, on_step=lambda t, b: beams.append(b))[0]
     greedy = beam_search.greedy_search(step, start, 2)[0]
