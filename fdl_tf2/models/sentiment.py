@@ -29,7 +29,10 @@ LSTM: Hochreiter & Schmidhuber, 1997.
 - `output`: Dense(2) logits by default. `faithful_sigmoid_logits=True` is the book's `layer()`
   (lines 4124-4128): Dense(2) -> batch norm -> sigmoid, whose (0, 1) outputs the book feeds to
   the softmax cross-entropy as if they were logits, so the loss cannot fall below
-  ln(1 + e^-1) = 0.3133 (`FAITHFUL_LOSS_FLOOR`). The Dense weights are N(0, sqrt(1 / fan_in)).
+  ln(1 + e^-1) = 0.3133 (`FAITHFUL_LOSS_FLOOR`). The sigmoid is `SigmoidLogits`
+  (`fdl_tf2.layers.sigmoid_logits`), not `Activation("sigmoid")`, whose output Keras'
+  `from_logits=True` losses would silently replace by the pre-sigmoid tensor. The Dense
+  weights are N(0, sqrt(1 / fan_in)).
 
 Parameters: 15,360,000 (embedding) + 2,099,200 (LSTM: 4 * 512 * (512 + 512 + 1)) + 1,026
 (output) = 17,460,226 with the default head; the book's head adds the batch norm's gamma and
@@ -56,6 +59,7 @@ import math
 import keras
 from keras import ops
 
+from fdl_tf2.layers import sigmoid_logits
 from fdl_tf2.models.autoencoder import book_normal
 from fdl_tf2.models.feedforward import layer_seed
 
@@ -65,7 +69,7 @@ UNITS = 512
 MAX_LENGTH = 500
 NUM_CLASSES = 2
 READOUTS = ("last", "max")
-FAITHFUL_LOSS_FLOOR = math.log1p(math.exp(-1.0))
+FAITHFUL_LOSS_FLOOR = sigmoid_logits.sigmoid_logits_loss_floor(NUM_CLASSES)
 """Smallest softmax cross-entropy of two outputs in (0, 1): -ln(e / (e + 1)) = 0.3133."""
 READOUT_LAYER = "readout"
 """Name of the layer whose output is the readout vector `(batch, units)` (after dropout)."""
@@ -185,9 +189,7 @@ def build_sentiment_lstm(
         outputs = keras.layers.BatchNormalization(
             momentum=0.9, epsilon=1e-3, dtype="float32", name="output_bn"
         )(outputs)
-        outputs = keras.layers.Activation("sigmoid", dtype="float32", name="output_sigmoid")(
-            outputs
-        )
+        outputs = sigmoid_logits.SigmoidLogits(dtype="float32", name="output_sigmoid")(outputs)
     return keras.Model(token_ids, outputs, name=name)
 
 

@@ -4,14 +4,15 @@
                                         build_model=..., build_optimizer=..., data=..., ...)
 
 wires config -> data -> model -> `step.make_train_step` + `checkpoint.Checkpointer` ->
-`loop.train` (one evaluation per epoch, the book's console line) -> test evaluation ->
-SavedModel export (`export.saved_model.classifier_endpoint`) -> `results.json`. The dtype policy
+`loop.train` (one evaluation per epoch, or every `eval_every` steps; the book's console line)
+-> test evaluation -> SavedModel export (`export.saved_model.classifier_endpoint` of the data's
+preprocessing, or the experiment's own `export_endpoints`) -> `results.json`. The dtype policy
 is set here on behalf of the experiment and reset after it.
 """
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,6 +29,13 @@ from fdl_tf2.viz import curves
 
 BuildOptimizer = Callable[[int], keras.optimizers.Optimizer]
 """`total_steps -> optimizer`: schedules decay over the steps the run will take."""
+ExportEndpoints = Callable[
+    [keras.Model],
+    tuple[Mapping[str, saved_model.Endpoint], Mapping[str, Sequence[Any]], Sequence[Any]],
+]
+"""`trained model -> (endpoints, samples, track)`, the arguments of `saved_model.export`: for
+exports whose raw inputs are not `data.preprocess_inputs`' (e.g. review strings tokenised in
+the graph)."""
 
 
 def sparse_softmax_cross_entropy(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -55,8 +63,15 @@ def classification_loss(
 
 
 def book_epoch_line(report: Mapping[str, Any]) -> str:
-    """The book's `Epoch: 0001 cost = 0.xxxxxxxxx  Validation Error: 0.xxxx` console line."""
-    line = f"Epoch: {int(report['epoch']):04d} cost = {report['train']['cost']:.9f}"
+    """The book's `Epoch: 0001 cost = 0.xxxxxxxxx  Validation Error: 0.xxxx` console line.
+
+    Evaluations inside an epoch (`eval_every`) print `Step: 100 (epoch 0.14) cost = ...`.
+    """
+    epoch = report["epoch"]
+    if float(epoch).is_integer():
+        line = f"Epoch: {int(epoch):04d} cost = {report['train']['cost']:.9f}"
+    else:
+        line = f"Step: {report['step']} (epoch {epoch:.2f}) cost = {report['train']['cost']:.9f}"
     validation = report.get("validation")
     if validation is not None:
         line += f"  Validation Error: {validation['error']:.4f}"
@@ -73,12 +88,14 @@ def train_classifier(
     epochs: int,
     batch_size: int,
     on_eval: loop.OnEval | tuple = (),
+    eval_every: int = 0,
 ) -> dict[str, Any]:
     """`epochs.train_epochs` of a classifier: cross-entropy, the book's console line.
 
     Args:
       context: the run's, or a `runs.sub_run` of it (a run that trains several models gives
         each its own, e.g. the optimiser race).
+      eval_every: steps between validation evaluations; 0 means once per epoch.
 
     Returns:
       `loop.train`'s summary plus `epochs_completed`.
@@ -94,6 +111,7 @@ def train_classifier(
         batch_size=batch_size,
         console=book_epoch_line,
         on_eval=on_eval,
+        eval_every=eval_every,
     )
 
 
@@ -109,6 +127,9 @@ def run_classifier(
     batch_size: int,
     reference: dict[str, Any] | None = None,
     after_training: Callable[[keras.Model, runs.RunContext, int], dict[str, Any]] | None = None,
+    eval_every: int = 0,
+    export_endpoints: ExportEndpoints | None = None,
+    eval_batch_size: int = 1000,
 ) -> dict[str, Any]:
     """Trains and evaluates a classifier on `data`; returns the final metrics.
 
@@ -118,6 +139,12 @@ def run_classifier(
     the number of steps the run will take (`--max_steps` included). `after_training(model,
     context, step)`, when given, runs after the test evaluation (extra figures, analyses); the
     dict it returns is merged into the results.
+
+    `eval_every` > 0 evaluates the validation split every that many steps instead of once per
+    epoch. `export_endpoints(model)`, when given, returns the export's `(endpoints, samples,
+    track)` instead of the default `classifier_endpoint(model, data.preprocess_inputs,
+    data.serving_spec)` sampled on 8 test inputs. `eval_batch_size` batches the validation
+    and test evaluations.
     """
     context = runs.start_run(config, experiment_id)
     run_log = context.run_log
@@ -128,14 +155,21 @@ def run_classifier(
             model = build_model()
         start = time.time()
         summary = train_classifier(
-            config, context, model, optimizer, data, epochs=epochs, batch_size=batch_size
+            config,
+            context,
+            model,
+            optimizer,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            eval_every=eval_every,
         )
         evaluate = step.make_evaluate(model, classification_loss)
-        test = evaluate(data.dataset("test", batch_size=1000, training=False))
+        test = evaluate(data.dataset("test", batch_size=eval_batch_size, training=False))
         run_log.scalars(summary["steps"], "test", cost=test["cost"], accuracy=test["accuracy"])
         run_log.print("Optimization Finished!")
         run_log.print(f"Test Accuracy: {test['accuracy']:.4f}")
-        validation_inputs = data.dataset("validation", batch_size=1000, training=False)
+        validation_inputs = data.dataset("validation", batch_size=eval_batch_size, training=False)
         first_inputs, _ = next(iter(validation_inputs))
         run_log.histogram(summary["steps"], "output", model(first_inputs, training=False))
         run_log.flush()
@@ -166,15 +200,21 @@ def run_classifier(
         if after_training is not None:
             results.update(after_training(model, context, summary["steps"]))
         if config.export and context.chief:
-            path = saved_model.export(
-                model_name,
-                endpoints={
+            if export_endpoints is None:
+                endpoints = {
                     saved_model.SIGNATURE_KEY: saved_model.classifier_endpoint(
                         model, data.preprocess_inputs, data.serving_spec
                     )
-                },
-                samples={saved_model.SIGNATURE_KEY: (data.splits["test"][0][:8],)},
-                track=[model],
+                }
+                samples = {saved_model.SIGNATURE_KEY: (data.splits["test"][0][:8],)}
+                track = [model]
+            else:
+                endpoints, samples, track = export_endpoints(model)
+            path = saved_model.export(
+                model_name,
+                endpoints=endpoints,
+                samples=samples,
+                track=track,
                 verify=config.verify_export,
                 export_dir=epoch_training.export_dir(config, context, data.name),
                 facts={

@@ -31,6 +31,7 @@ def train_epochs(
     batch_size: int,
     console: Callable[[Mapping[str, Any]], str] = loop.step_line,
     on_eval: loop.OnEval | tuple = (),
+    eval_every: int = 0,
     **trackables,
 ) -> dict[str, Any]:
     """`loop.train` on `data`'s training split for `epochs`, evaluating once per epoch.
@@ -41,6 +42,7 @@ def train_epochs(
       compute_loss: see `step.ComputeLoss`; also evaluates the validation split.
       console: `report -> line` printed after each epoch.
       on_eval: hooks `(step, validation metrics) -> stop?`.
+      eval_every: steps between evaluations instead of one per epoch (0: once per epoch).
       **trackables: more state to checkpoint with the model (e.g. a corruption layer's
         random stream, or the state of an `on_eval` hook).
 
@@ -61,6 +63,7 @@ def train_epochs(
         run_log=context.run_log,
         evaluate=lambda _: evaluate(validation),
         on_eval=on_eval,
+        eval_every=eval_every,
         steps_per_epoch=steps_per_epoch,
         histogram_every=config.histogram_every,
         examples_per_step=batch_size,
