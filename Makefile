@@ -136,9 +136,15 @@ ch06-long:       install ## Chapter 6 acceptance runs: autoencoders with 2 and 3
 	$(PY) -m fdl_tf2 run ch06.autoencoder_mnist --config=cpu --n_code=30 $(ARGS)
 	$(PY) -m fdl_tf2 run ch06.denoising_autoencoder --config=cpu $(ARGS)
 
-ch07:            install ## Chapter 7 in minutes: parsing and beam search, RNN basics (work in progress).
+ch07:            install ## Chapter 7 in minutes: parsing, beam search, RNN basics, POS tagger, IMDB LSTM (quick).
 	$(PY) -m fdl_tf2 run ch07.parsing_beam_search --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch07.rnn_basics --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch07.pos_tagger --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch07.lstm_sentiment --config=quick $(ARGS)
+	@echo "Chapter 7 long runs (2-core CPU; see experiments/README.md for measured times):"
+	@echo "  python -m fdl_tf2 run ch07.lstm_sentiment --config=cpu   the IMDB acceptance run"
+	@echo "  python -m fdl_tf2 run ch07.pos_tagger --config=window5   the 5-word-window tagger"
+	@echo "  python -m fdl_tf2 run ch07.pos_tagger --config=book --epochs=2 --export=False"
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info

@@ -35,6 +35,7 @@ Presets:
   350 steps (twice per epoch). Measured about 0.2 s per step on a busy 2-core machine without
   XLA, i.e. about 10-15 minutes per epoch including evaluations; XLA is several times slower
   here (Keras' LSTM loop compiled for CPU), so `jit_compile` stays off.
+- "quick": the cpu preset for one epoch, not exported (`make ch07`).
 - "smoke": the synthetic sentiment task (`imdb.synthetic_reviews`), seconds.
 
 Exports `sentiment_lstm`: raw UTF-8 review strings `(batch,)` -> `probabilities` `(batch, 2)`,
@@ -131,6 +132,8 @@ CONFIGS = {
         checkpoints_to_keep=5,
     ),
 }
+# `make ch07`: the cpu model for one epoch, not exported (minutes).
+CONFIGS["quick"] = dict(CONFIGS["cpu"], epochs=1, export=False)
 
 
 def build_model(config: Config, vocabulary_size: int) -> keras.Model:

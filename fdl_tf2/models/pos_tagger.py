@@ -32,13 +32,13 @@ head; the frozen embedding adds V x 300 non-trainable weights (plus the batch-no
 moments).
 """
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
 
 from fdl_tf2.data import conll2000
+from fdl_tf2.layers import sigmoid_logits
 from fdl_tf2.layers.batch_norm import BookBatchNorm
 from fdl_tf2.models.autoencoder import book_normal
 from fdl_tf2.models.feedforward import layer_seed
@@ -59,7 +59,7 @@ def sigmoid_logits_loss_floor(num_tags: int = NUM_TAGS) -> float:
     """
     if num_tags < 2:
         raise ValueError(f"num_tags must be >= 2, got {num_tags}.")
-    return math.log(math.e + num_tags - 1) - 1.0
+    return sigmoid_logits.sigmoid_logits_loss_floor(num_tags)
 
 
 def _normalization(kind: str, name: str, dtype=None) -> keras.layers.Layer:
@@ -70,24 +70,6 @@ def _normalization(kind: str, name: str, dtype=None) -> keras.layers.Layer:
     return keras.layers.BatchNormalization(
         momentum=0.9, epsilon=1e-3, dtype=dtype, name=f"{name}_bn"
     )
-
-
-@keras.saving.register_keras_serializable(package="fdl_tf2")
-class SigmoidLogits(keras.layers.Layer):
-    """`sigmoid(x)`, `(batch, tags) -> (batch, tags)`: the book's output, used AS logits.
-
-    Computed as (tanh(x / 2) + 1) / 2, which is sigmoid(x) exactly, because Keras' own sigmoid
-    (`Activation("sigmoid")`, `keras.ops.sigmoid`) tags its output with the pre-sigmoid tensor
-    (`_keras_logits`), and Keras' cross-entropy losses given such an output with
-    `from_logits=True` silently use the pre-sigmoid tensor instead (with only a warning). That
-    would quietly undo the book's softmax over sigmoid outputs.
-    """
-
-    def call(self, inputs):
-        return 0.5 * (keras.ops.tanh(0.5 * inputs) + 1.0)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
 
 def _book_layer(x, units: int, name: str, *, batch_norm: str, seed: int | None, output=False):
@@ -102,7 +84,7 @@ def _book_layer(x, units: int, name: str, *, batch_norm: str, seed: int | None, 
     )(x)
     x = _normalization(batch_norm, name, dtype)(x)
     if output:
-        return SigmoidLogits(dtype=dtype, name=f"{name}_sigmoid")(x)
+        return sigmoid_logits.SigmoidLogits(dtype=dtype, name=f"{name}_sigmoid")(x)
     return keras.layers.Activation("sigmoid", name=f"{name}_sigmoid")(x)
 
 
@@ -239,6 +221,8 @@ def sentence_windows(
                 index = word_lookup.get(conll2000.normalize_word(word), conll2000.UNK_ID)
             return index
 
+    if not sentence:
+        return np.zeros((0, n_gram), np.int32)
     context = list(prefix)[len(prefix) - (n_gram - 1) :] if n_gram > 1 else []
     ids = [conll2000.PAD_ID] * (n_gram - 1 - len(context))
     ids += [lookup(word) for word in [*context, *sentence]]

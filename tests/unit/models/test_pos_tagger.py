@@ -190,3 +190,9 @@ def test_tag_sentence_returns_the_arg_max_tag_of_each_word():
     assert tagged == [(word, tags[index]) for word, index in zip(sentence, expected, strict=True)]
     lines = pos_tagger.format_tagged(tagged).splitlines()
     assert len(lines) == 18 and lines[0] == f"Then\t\t{tagged[0][1]}"
+
+
+@pytest.mark.parametrize("n_gram", [1, 3])
+def test_an_empty_sentence_has_no_windows(n_gram):
+    windows = pos_tagger.sentence_windows([], _LOOKUP, n_gram, prefix=conll2000.DEMO_PREFIX)
+    assert windows.shape == (0, n_gram) and windows.dtype == np.int32
