@@ -40,7 +40,8 @@ for all steps before the loop) and selects state and output by the mask at every
 backward, the loop's gradient accumulates the kernel gradient step by step. PyTorch's CPU
 `nn.LSTM` runs an ATen kernel that projects all inputs at once and loops only the recurrent
 product. The input-projection probe below times that one product, forward and backward, to
-size what hoisting it out of the loop could save.
+size what hoisting it out of the loop could save; `probe_lstm_kernels.py` tries the hoisted loop
+and TensorFlow's fused `BlockLSTMV2` op against Keras' layer (both were slower on this CPU).
 
 Usage:
   python benchmarks/bench_sentiment.py [--repeats 3] [--steps 20] [--quick] [--skip-torch]
