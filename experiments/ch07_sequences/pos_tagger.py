@@ -4,17 +4,28 @@ Book: Chapter 7, "Implementing a Part-of-Speech Tagger" (seed lines 3325-3672; t
 `read_pos_data.py` and `feedforward_pos.py`)
 Description: 300-d word vectors of a 3-word left context (900 inputs) -> 512 -> 256 -> 44
 tags, each Dense + batch norm (+ sigmoid), Adam, batch 100; the book's demo sentence tagged.
-Expected result: book > 96 % (GoogleNews vectors); cpu preset 93.8 % test; goal 96.5 % missed.
+Expected result: book > 96 % (GoogleNews vectors); cpu preset 93.8 % test; goal 96.5 % met
+by "cpu_features" (centred window + word-shape features, not the book's): 96.89 % test.
 
 Measured (2 shared cores, seed 0; see experiments/README.md): the cpu preset (project vectors
 fine-tuned, 6 epochs, 5 min of training) tags 93.78 % of the test tokens (validation 95.07 %),
 the 5-word window 93.64 %, the book's frozen vectors with modern defaults ("cpu_frozen", 20
 epochs) 89.65 %, below the 90.32 % of tagging each word with its most frequent training tag.
-The issue's 96.5 % is not reached: 6.0 % of the test tokens are words the training file
-lacks, and the tagger gets only 47 % of them right (half of its errors); 5.4 % of the test
-tokens have no project vector (GoogleNews covers nearly all). The book preset's first two
-epochs: cost 3.164 / 2.985 and validation (= test) error 0.213 / 0.199 (book: 3.149 / 0.336
-and 2.972 / 0.301), just above the 2.8225 floor of its sigmoid logits.
+With the book's network alone the issue's 96.5 % is not reached: 6.0 % of the test tokens
+are words the training file lacks, and the tagger gets only 47 % of them right (half of its
+errors); 5.4 % of the test tokens have no project vector (GoogleNews covers nearly all).
+Two extensions of Collobert et al., 2011 (off by default, so the book's and the presets above
+are unchanged): a centred window (`window="centered"`: w[i-1], w[i], w[i+1] for n = 3) and,
+per window position, the word's shape class and 3-character suffix with small trainable
+embeddings (`word_features`, `data.word_shape`; suffixes from the training split, >= 5
+occurrences: 1,153). "cpu_features" (both, otherwise the cpu preset: 6 epochs, 301 s of
+training, 38 steps/s, 6,244,868 trainable parameters) tags 96.89 % of the test tokens
+(validation 97.48 %; words unseen in training 82.75 %, seen ones 97.79 %); the export, on the
+raw test sentences, 96.42 % (105 sentences have phrases that merge differently without gold
+tags). Ablation: the centred window alone ("cpu_centered") 94.95 % test (validation 96.09 %,
+unseen words 51.73 %). The book preset's first two epochs: cost 3.164 / 2.985 and validation
+(= test) error 0.213 / 0.199 (book: 3.149 / 0.336 and 2.972 / 0.301), just above the 2.8225
+floor of its sigmoid logits.
 
 Word vectors. The book's GoogleNews vectors are not offline, so by default the project's are
 used: 300-d gensim skip-gram vectors trained on the 15 Gutenberg books plus the CoNLL-2000
@@ -49,6 +60,7 @@ accuracy on the test sentences, joined with spaces, is measured against the in-m
     python -m fdl_tf2 run ch07.pos_tagger --config=cpu
     python -m fdl_tf2 run ch07.pos_tagger --config=book --epochs=2   # the book's two epochs
     python -m fdl_tf2 run ch07.pos_tagger --config=window5           # the 5-word window
+    python -m fdl_tf2 run ch07.pos_tagger --config=cpu_features      # centred + word shapes
 """
 
 import dataclasses
@@ -65,7 +77,7 @@ import numpy as np
 import tensorflow as tf
 
 from fdl_tf2 import config as config_lib
-from fdl_tf2.data import conll2000, paths, pipeline
+from fdl_tf2.data import conll2000, paths, pipeline, word_shape
 from fdl_tf2.data import word_vectors as wv
 from fdl_tf2.export import saved_model, text_endpoints
 from fdl_tf2.models import pos_tagger
@@ -109,6 +121,13 @@ class Config(config_lib.ExportConfig):
     tag_order: str = "book"  # Tag ids: "book" (first seen in train, then test) or "train".
     demo_every: int = 1  # Epochs between taggings of the demo sentence; 0: at the end only.
     dataset: str = "conll2000"  # Or "synthetic": a generated corpus and random vectors.
+    # Not the book's (Collobert et al., 2011): a centred window and word-shape features.
+    window: str = "left"  # Book: the left context; "centered": n // 2 words either side.
+    word_features: bool = False  # Add each position's shape class and suffix (`word_shape`).
+    suffix_length: int = 3  # Characters of the (ASCII-lower-cased) suffix feature.
+    suffix_min_count: int = 5  # Training tokens a suffix needs to get its own id (else UNK).
+    shape_embedding_size: int = 8  # Trainable embedding of the shape class.
+    suffix_embedding_size: int = 32  # Trainable embedding of the suffix.
     checkpoints_to_keep: int = 50  # The repository's Saver(max_to_keep=50).
 
 
@@ -135,6 +154,12 @@ CONFIGS = {
     "cpu_frozen": dict(_CPU, trainable_embeddings=False, epochs=20, demo_every=5),
     # The 5-word window variant of the cpu run (the book's CLI argument `5`): 93.64 %.
     "window5": dict(_CPU, n_gram=5),
+    # Not the book's: the cpu run with a centred 3-word window (w[i-1], w[i], w[i+1]):
+    # 94.95 % test (validation 96.09 %).
+    "cpu_centered": dict(_CPU, window="centered"),
+    # The centred window plus each position's shape class and 3-character suffix: 96.89 %
+    # test (validation 97.48 %), 5 minutes of training.
+    "cpu_features": dict(_CPU, window="centered", word_features=True),
 }
 
 
@@ -290,15 +315,33 @@ class _BookOrderData(pipeline.ClassificationData):
         return book_minibatch_stream(windows, labels, batch_size)
 
 
+def suffix_vocabulary(
+    config: Config, corpus: conll2000.TaggedCorpus
+) -> word_shape.SuffixVocabulary | None:
+    """The training split's suffix vocabulary with `word_features`, else None."""
+    if not config.word_features:
+        return None
+    return corpus.suffix_vocabulary(config.suffix_length, config.suffix_min_count)
+
+
 def classification_data(
-    config: Config, cache: wv.VectorCache, corpus: conll2000.TaggedCorpus, files: dict
+    config: Config,
+    cache: wv.VectorCache,
+    corpus: conll2000.TaggedCorpus,
+    files: dict,
+    suffixes: word_shape.SuffixVocabulary | None = None,
 ) -> pipeline.ClassificationData:
-    """The windows of every split; the test windows also validate with `validate_on_test`."""
+    """The windows of every split; the test windows also validate with `validate_on_test`.
+
+    Inputs are int32 `(batch, n)` word ids, or with `suffixes` `(batch, n, 3)` word, shape
+    and suffix ids."""
     data = conll2000.classification_data(
         corpus,
         cache.lookup,
         n=config.n_gram,
         cross_sentence=config.cross_sentence_windows,
+        window=config.window,
+        suffixes=suffixes,
         files=files,
     )
     splits = dict(data.splits)
@@ -310,6 +353,32 @@ def classification_data(
 
 
 # --- Reports ------------------------------------------------------------------------------
+
+
+def seen_and_unseen_accuracy(
+    model: keras.Model,
+    data: pipeline.ClassificationData,
+    corpus: conll2000.TaggedCorpus,
+    split: str = "test",
+) -> dict[str, float | int | None] | None:
+    """Accuracy on the tokens whose processed word is in the training split, and on the rest.
+
+    Needs one window per token in corpus order (not `cross_sentence_windows`).
+    """
+    windows, labels = data.splits[split]
+    words = [word for word, _ in conll2000.flatten(corpus.splits[split])]
+    if len(words) != len(labels) or not words:
+        return None
+    training_words = {word for word, _ in conll2000.flatten(corpus.splits["train"])}
+    logits = model.predict(windows, batch_size=4096, verbose=0)  # (tokens, num_tags)
+    correct = np.argmax(logits, axis=-1) == labels
+    unseen = np.array([word not in training_words for word in words])
+    return {
+        "seen_accuracy": float(correct[~unseen].mean()) if (~unseen).any() else None,
+        "unseen_accuracy": float(correct[unseen].mean()) if unseen.any() else None,
+        "unseen_share": float(unseen.mean()),
+        "unseen_tokens": int(unseen.sum()),
+    }
 
 
 def first_epochs(metrics_file: Path, count: int = 2) -> list[dict[str, float]]:
@@ -448,7 +517,14 @@ def main(config: Config) -> dict:
             f"{vectors['coverage']['token_coverage']:.1%} of its tokens have one "
             f"({vectors['oov_types']:,} types get random vectors)."
         )
-        data = classification_data(config, cache, corpus, files)
+        suffixes = suffix_vocabulary(config, corpus)
+        if suffixes is not None:
+            run_log.print(
+                f"Word-shape features: {word_shape.NUM_SHAPES} shape classes, "
+                f"{len(suffixes):,} suffixes of {suffixes.length} characters "
+                f"(seen >= {config.suffix_min_count} times in training)"
+            )
+        data = classification_data(config, cache, corpus, files, suffixes)
         steps = config_lib.total_steps(
             config, config.epochs * data.steps_per_epoch(config.batch_size)
         )
@@ -459,6 +535,9 @@ def main(config: Config) -> dict:
                 num_tags=corpus.num_tags,
                 faithful_sigmoid_logits=config.faithful_sigmoid_logits,
                 trainable_embeddings=config.trainable_embeddings,
+                num_suffixes=len(suffixes) if suffixes is not None else 0,
+                shape_embedding_size=config.shape_embedding_size,
+                suffix_embedding_size=config.suffix_embedding_size,
                 seed=config.seed,
             )
             rate = schedules.learning_rate(config.lr_schedule, config.learning_rate, steps)
@@ -471,6 +550,8 @@ def main(config: Config) -> dict:
                 cache.lookup,
                 corpus.tags,
                 prefix=conll2000.DEMO_PREFIX,
+                window=config.window,
+                suffixes=suffixes,
             )
 
         steps_per_epoch = data.steps_per_epoch(config.batch_size)
@@ -495,6 +576,17 @@ def main(config: Config) -> dict:
         run_log.scalars(summary["steps"], "test", cost=test["cost"], accuracy=test["accuracy"])
         run_log.print("Optimization Finished!")
         run_log.print(f"Test Accuracy: {test['accuracy']:.4f}")
+        by_word = (
+            None
+            if config.cross_sentence_windows
+            else seen_and_unseen_accuracy(model, data, corpus, "test")
+        )
+        if by_word and by_word["unseen_tokens"]:
+            run_log.print(
+                f"Test accuracy on words seen in training {by_word['seen_accuracy']:.4f}, "
+                f"unseen {by_word['unseen_accuracy']:.4f} ({by_word['unseen_share']:.1%} of "
+                "the tokens)"
+            )
         demo = tag_demo()
         run_log.print(pos_tagger.format_tagged(demo))
         run_log.flush()
@@ -514,6 +606,8 @@ def main(config: Config) -> dict:
             "test_cost": test["cost"],
             "validation_accuracy": summary.get("validation", {}).get("accuracy"),
             "validation_is_test": config.validate_on_test,
+            "test_by_word": by_word,
+            "suffixes": len(suffixes) if suffixes is not None else None,
             "train_cost": summary.get("train", {}).get("cost"),
             "first_epochs": first_epochs(metrics_file),
             "epochs_completed": summary["epochs_completed"],
@@ -531,7 +625,14 @@ def main(config: Config) -> dict:
             "dataset": {"name": config.dataset, "files_sha256": files},
         }
         if config.export and context.chief:
-            service = text_endpoints.PosTaggerService(model, cache.words, cache.found, corpus.tags)
+            service = text_endpoints.PosTaggerService(
+                model,
+                cache.words,
+                cache.found,
+                corpus.tags,
+                window=config.window,
+                suffixes=suffixes,
+            )
             raw_test = _raw_test_sentences(config)
             served = export_accuracy(service, raw_test, cache.in_vectors)
             results["export_test"] = served
@@ -542,6 +643,8 @@ def main(config: Config) -> dict:
             facts = {
                 "dataset": config.dataset,
                 "n_gram": config.n_gram,
+                "window": config.window,
+                "word_features": config.word_features,
                 "trainable_embeddings": config.trainable_embeddings,
                 "test_accuracy": round(test["accuracy"], 4),
                 "vectors": vectors["source"].get("name"),

@@ -32,11 +32,16 @@ What this module keeps and changes from the book:
 - Tags: `tag_index` in first-seen order over the training file then the test file (the
   book's `tags_to_index`), or over the training file only (`tag_order="train"`).
 - Windows: the left context ending at the target, `(w[i-n+1], ..., w[i])` labelled with
-  tag(w[i]) (lines 3333-3337). By default windows stay inside a sentence and the missing left
-  context at a sentence start is `PAD_ID` (every token is a target). `cross_sentence=True` is
-  the book's: windows over the flattened stream, window c = ids[c:c+n] labelled tags[c+n-1],
-  so the first n-1 tokens are never targets (the repo's `POSDataset.minibatch` indexing;
-  `BookMinibatches` replays its contiguous, wrapping minibatches).
+  tag(w[i]) (lines 3333-3337); `window="centered"` (not the book's; Collobert et al., 2011)
+  centres the target, `(w[i-h], ..., w[i], ..., w[i+h])` with h = n // 2, PAD past either
+  end of the sentence. Each position can also carry the word's shape and suffix ids
+  (`word_shape`; `TaggedCorpus.token_ids`). By default windows stay inside a sentence and
+  the missing context past a sentence end is `PAD_ID` (every token is a target).
+  `cross_sentence=True` is the book's: windows over the flattened stream, window c =
+  ids[c:c+n] labelled tags[c+n-1], so the first n-1 tokens are never targets (the repo's
+  `POSDataset.minibatch` indexing; `BookMinibatches` replays its contiguous, wrapping
+  minibatches); centred, the label is tags[c+n//2] and the first and last n // 2 tokens are
+  never targets.
 - Validation: the book "validates" on the test set every epoch (errata item 19); here the last
   `VALIDATION_FRACTION` of the training file's sentences are held out as "validation" and the
   test file is kept for the final number (`validation_fraction=0` restores the book's data).
@@ -57,7 +62,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fdl_tf2.data import download, paths
+from fdl_tf2.data import download, paths, word_shape
 
 if TYPE_CHECKING:  # TensorFlow is imported only by `classification_data`.
     from fdl_tf2.data import pipeline
@@ -325,51 +330,93 @@ def sentence_ids(
 # --- N-gram windows -----------------------------------------------------------------------
 
 
+WINDOWS = ("left", "centered")
+"""Window kinds: "left" (the book's), the n-word left context ending at the target;
+"centered" (Collobert et al., 2011), the target with n // 2 words either side (n odd)."""
+
+
+def target_position(n: int, window: str = "left") -> int:
+    """The target's position in a window of `n` ids: n - 1 ("left") or n // 2 ("centered").
+
+    Raises:
+      ValueError: an unknown window kind, n < 1, or an even n for a centred window.
+    """
+    if window not in WINDOWS:
+        raise ValueError(f"Unknown window {window!r}; expected one of {WINDOWS}.")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}.")
+    if window == "centered" and n % 2 == 0:
+        raise ValueError(f"A centred window needs an odd n, got {n}.")
+    return n - 1 if window == "left" else n // 2
+
+
+def _windows_of(stream: np.ndarray, n: int) -> np.ndarray:
+    """Every n consecutive rows of `stream` `(L, ...)`: `(L - n + 1, n, ...)` (a view)."""
+    windows = np.lib.stride_tricks.sliding_window_view(stream, n, axis=0)  # (L-n+1, ..., n)
+    return np.moveaxis(windows, -1, 1)
+
+
 def ngram_windows(
     word_ids: Sequence[np.ndarray],
     tag_ids: Sequence[np.ndarray],
     n: int = N_GRAM,
     *,
     cross_sentence: bool = False,
+    window: str = "left",
     pad_id: int = PAD_ID,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Left-context windows and their labels (the tag of each window's last word).
+    """Windows of ids and their labels (the tag of each window's target word).
 
     Args:
-      word_ids, tag_ids: per sentence, int `(sentence_length,)` ids (`sentence_ids`).
-      n: window length (the book's n-gram order, >= 1).
-      cross_sentence: False: one window per token, `(w[i-n+1], ..., w[i])` inside its
-        sentence, positions before the sentence start filled with `pad_id`. True (the book):
-        window c of the flattened stream is `ids[c:c+n]` with label `tags[c+n-1]`, for
-        c = 0 .. L-n (L tokens in all).
+      word_ids: per sentence, int `(sentence_length,)` word ids (`sentence_ids`), or int
+        `(sentence_length, C)` per-token id rows (word, shape and suffix ids:
+        `word_shape.word_features`); every column is padded with `pad_id`.
+      tag_ids: per sentence, int `(sentence_length,)` tag ids.
+      n: window length (the book's n-gram order, >= 1; odd for a centred window).
+      cross_sentence: False: one window per token inside its sentence, positions outside the
+        sentence filled with `pad_id`. True (the book): window c of the flattened stream is
+        `ids[c:c+n]`, labelled with the tag of its target `tags[c+t]`, for c = 0 .. L-n
+        (L tokens in all), so the first t and the last n-1-t tokens are never targets.
+      window: "left" (the book's): `(w[i-n+1], ..., w[i])`, target t = n-1; "centered":
+        `(w[i-h], ..., w[i], ..., w[i+h])` with h = n // 2, target t = h.
 
     Returns:
-      `(windows, labels)`: int32 `(num_windows, n)` and int32 `(num_windows,)`; num_windows is
-      the number of tokens, or L-n+1 with `cross_sentence`.
+      `(windows, labels)`: int32 `(num_windows, n)` (or `(num_windows, n, C)`) and int32
+      `(num_windows,)`; num_windows is the number of tokens, or L-n+1 with `cross_sentence`.
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}.")
+    target = target_position(n, window)
     if len(word_ids) != len(tag_ids) or any(
         len(words) != len(tags) for words, tags in zip(word_ids, tag_ids, strict=True)
     ):
         raise ValueError("word_ids and tag_ids must have the same sentences and lengths.")
+    rows = [np.asarray(ids, np.int32) for ids in word_ids]
+    row_shape = rows[0].shape[1:] if rows else ()
+    if any(ids.shape[1:] != row_shape for ids in rows):
+        raise ValueError("Every sentence's ids must have the same shape past the first axis.")
+    empty = np.zeros((0, n, *row_shape), np.int32), np.zeros((0,), np.int32)
     if cross_sentence:
-        stream = np.concatenate([np.asarray(ids, np.int32) for ids in word_ids] or [[]])
-        tags = np.concatenate([np.asarray(ids, np.int32) for ids in tag_ids] or [[]])
-        if len(stream) < n:
-            return np.zeros((0, n), np.int32), np.zeros((0,), np.int32)
-        windows = np.lib.stride_tricks.sliding_window_view(stream.astype(np.int32), n)
-        return np.ascontiguousarray(windows), tags[n - 1 :].astype(np.int32)
-    # Each sentence is preceded by n-1 pads; every window ending on a real token is kept.
+        if not rows or sum(len(ids) for ids in rows) < n:
+            return empty
+        tags = np.concatenate([np.asarray(ids, np.int32) for ids in tag_ids])
+        windows = _windows_of(np.concatenate(rows), n)
+        return np.ascontiguousarray(windows), tags[target : len(tags) - (n - 1 - target)]
+    # Each sentence has `target` pads before it and n-1-target after it; a window is kept
+    # when its target is a real token.
+    before = np.full((target, *row_shape), pad_id, np.int32)
+    after = np.full((n - 1 - target, *row_shape), pad_id, np.int32)
     pieces, is_token = [], []
-    for ids in word_ids:
-        pieces += [np.full(n - 1, pad_id, np.int32), np.asarray(ids, np.int32)]
-        is_token += [np.zeros(n - 1, bool), np.ones(len(ids), bool)]
-    if not pieces:
-        return np.zeros((0, n), np.int32), np.zeros((0,), np.int32)
+    for ids in rows:
+        pieces += [before, ids, after]
+        is_token += [
+            np.zeros(target, bool),
+            np.ones(len(ids), bool),
+            np.zeros(n - 1 - target, bool),
+        ]
+    if not sum(len(ids) for ids in rows):
+        return empty
     stream = np.concatenate(pieces)
-    ends_on_token = np.concatenate(is_token)[n - 1 :]
-    windows = np.lib.stride_tricks.sliding_window_view(stream, n)[ends_on_token]
+    is_target = np.concatenate(is_token)[target : len(stream) - (n - 1 - target)]
+    windows = _windows_of(stream, n)[is_target]
     labels = np.concatenate([np.asarray(ids, np.int32) for ids in tag_ids])
     return np.ascontiguousarray(windows), labels
 
@@ -452,6 +499,33 @@ class TaggedCorpus:
         """`sentence_ids` of one split."""
         return sentence_ids(self.splits[split], word_lookup, self.tag_lookup)
 
+    def token_ids(
+        self,
+        split: str,
+        word_lookup: Mapping[str, int],
+        suffixes: word_shape.SuffixVocabulary | None = None,
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per sentence, the tokens' ids and tags: `sentence_ids`, or with `suffixes` int32
+        `(sentence_length, 3)` rows of word, shape and suffix ids (`word_shape.word_features`).
+        """
+        word_ids, tag_ids = self.ids(split, word_lookup)
+        if suffixes is None:
+            return word_ids, tag_ids
+        rows = [
+            word_shape.word_features([word for word, _ in sentence], word_lookup, suffixes)
+            for sentence in self.splits[split]
+        ]
+        return rows, tag_ids
+
+    def suffix_vocabulary(
+        self,
+        length: int = word_shape.SUFFIX_LENGTH,
+        min_count: int = word_shape.SUFFIX_MIN_COUNT,
+    ) -> word_shape.SuffixVocabulary:
+        """The suffixes of the TRAINING split's processed words (`SuffixVocabulary.build`)."""
+        words = [word for word, _ in flatten(self.splits["train"])]
+        return word_shape.SuffixVocabulary.build(words, length=length, min_count=min_count)
+
     def windows(
         self,
         split: str,
@@ -459,10 +533,13 @@ class TaggedCorpus:
         n: int = N_GRAM,
         *,
         cross_sentence: bool = False,
+        window: str = "left",
+        suffixes: word_shape.SuffixVocabulary | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`ngram_windows` of one split: int32 `(num_windows, n)` and `(num_windows,)`."""
-        word_ids, tag_ids = self.ids(split, word_lookup)
-        return ngram_windows(word_ids, tag_ids, n, cross_sentence=cross_sentence)
+        """`ngram_windows` of one split: int32 `(num_windows, n)` (with `suffixes`:
+        `(num_windows, n, 3)`, see `token_ids`) and `(num_windows,)`."""
+        ids, tag_ids = self.token_ids(split, word_lookup, suffixes)
+        return ngram_windows(ids, tag_ids, n, cross_sentence=cross_sentence, window=window)
 
 
 def prepare_corpus(
@@ -506,12 +583,15 @@ def classification_data(
     *,
     n: int = N_GRAM,
     cross_sentence: bool = False,
+    window: str = "left",
+    suffixes: word_shape.SuffixVocabulary | None = None,
     files: Mapping[str, str] | None = None,
 ) -> "pipeline.ClassificationData":
     """The corpus's windows as in-memory splits for `loop.train` (integer labels).
 
-    Inputs are int32 word-id windows `(batch, n)` (the model embeds them; see
-    `models.pos_tagger`), targets int32 tag ids `(batch,)`. An empty validation split
+    Inputs are int32 word-id windows `(batch, n)`, or with `suffixes` int32 `(batch, n, 3)`
+    windows of (word, shape, suffix) ids (the model embeds them; see `models.pos_tagger`);
+    targets are int32 tag ids `(batch,)`. An empty validation split
     (`validation_fraction=0`) is left out.
     """
     import tensorflow as tf  # Only here: the reader and windows need no TensorFlow.
@@ -521,12 +601,20 @@ def classification_data(
     splits = {}
     for split in SPLITS:
         if corpus.splits[split]:
-            splits[split] = corpus.windows(split, word_lookup, n, cross_sentence=cross_sentence)
+            splits[split] = corpus.windows(
+                split,
+                word_lookup,
+                n,
+                cross_sentence=cross_sentence,
+                window=window,
+                suffixes=suffixes,
+            )
+    row_shape = () if suffixes is None else (3,)
     return pipeline.ClassificationData(
         name=DATASET,
         splits=splits,
         preprocess_inputs=lambda windows: tf.cast(windows, tf.int32),
         preprocess_targets=lambda labels: tf.cast(labels, tf.int32),
-        serving_spec=tf.TensorSpec((None, n), tf.int32),
+        serving_spec=tf.TensorSpec((None, n, *row_shape), tf.int32),
         files=dict(files or {}),
     )

@@ -4,6 +4,7 @@ Book: chapter 7, "Implementing a Part-of-Speech Tagger" (seed lines 3412-3452 fo
 preprocessing, 3333-3337 for the windows); spec ch06-07 §2.2.1, checklist §5.3 items 17-20.
 
     service = text_endpoints.PosTaggerService(model, cache.words, cache.found, corpus.tags)
+    # A centred feature model: PosTaggerService(..., window="centered", suffixes=suffixes).
     saved_model.export("pos_tagger", endpoints=service.endpoints(), track=[service, model], ...)
 
 The exported `serving_default` signature takes string sentences `(batch,)` and returns
@@ -30,8 +31,11 @@ Serving, hence the padding and lengths. Everything below runs in the graph:
 4. Lookup: the vocabulary table maps each processed word to its id; any other word, and the
    special tokens typed as text, get `UNK_ID`.
 5. Windows: the left context `(w[i-n+1], ..., w[i])` of every token inside its sentence, PAD
-   before the sentence start (`pos_tagger.sentence_windows` without a prefix). A model trained
-   on the book's cross-sentence windows is served with PAD contexts too.
+   before the sentence start (`pos_tagger.sentence_windows` without a prefix), or with
+   `window="centered"` `(w[i-h], ..., w[i+h])`, PAD past either end. A model trained on the
+   book's cross-sentence windows is served with PAD contexts too. A model with word-shape
+   features gets each position's shape and suffix ids beside its word id (`shape_ids`,
+   `suffixes_of` and a suffix table: `data.word_shape` in the graph, on the processed words).
 6. The model (inference mode), arg-max, tag strings; positions past a sentence's length are "".
 
 An empty (or all-white-space) sentence has length 0; a batch of zero sentences gives `(0, 0)`
@@ -44,7 +48,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fdl_tf2.data import conll2000
+from fdl_tf2.data import conll2000, word_shape
 
 MAX_TOKENS = 512
 """Tokens read and tagged per sentence; longer sentences are cut (and flagged `truncated`)."""
@@ -129,21 +133,52 @@ def _split_pieces(words: tf.Tensor, split: tf.Tensor) -> tf.RaggedTensor:
     )
 
 
-def left_context_windows(ids: tf.RaggedTensor, n_gram: int, pad_id: int = conll2000.PAD_ID):
-    """Every token's window `(w[i-n+1], ..., w[i])` inside its sentence, PAD before the start.
+def context_windows(
+    ids: tf.RaggedTensor, n_gram: int, window: str = "left", pad_id: int = conll2000.PAD_ID
+) -> tf.Tensor:
+    """Every token's window inside its sentence, PAD outside it (`conll2000.ngram_windows`).
+
+    "left": `(w[i-n+1], ..., w[i])`; "centered": `(w[i-h], ..., w[i+h])`, h = n // 2.
 
     Args:
-      ids: int32 ragged `(batch, (tokens))`.
+      ids: int32 ragged `(batch, (tokens))`, or `(batch, (tokens), 3)` per-token id rows.
 
     Returns:
-      int32 `(batch, max_tokens, n_gram)`; the windows past a sentence's end are filler (the
-      tags of those positions are masked).
+      int32 `(batch, max_tokens, n_gram)` (or `(batch, max_tokens, n_gram, 3)`); the windows
+      past a sentence's end are filler (the tags of those positions are masked).
     """
-    dense = ids.to_tensor(default_value=pad_id)  # (batch, time)
-    padded = tf.pad(dense, [[0, 0], [n_gram - 1, 0]], constant_values=pad_id)
+    target = conll2000.target_position(n_gram, window)
+    dense = ids.to_tensor(default_value=pad_id)  # (batch, time[, 3])
+    inner = [[0, 0]] * (len(dense.shape) - 2)
+    padded = tf.pad(
+        dense, [[0, 0], [target, n_gram - 1 - target], *inner], constant_values=pad_id
+    )  # (batch, time + n_gram - 1[, 3])
     length = tf.shape(dense)[1]
     shifted = [padded[:, offset : offset + length] for offset in range(n_gram)]
-    return tf.stack(shifted, axis=-1)  # (batch, time, n_gram)
+    return tf.stack(shifted, axis=2)  # (batch, time, n_gram[, 3])
+
+
+def shape_ids(words: tf.Tensor) -> tf.Tensor:
+    """`word_shape.shape_id` in the graph: string words (any shape) -> int32 ids, 1..5."""
+
+    def matches(pattern):
+        return tf.strings.regex_full_match(words, "(?s)" + pattern)  # "." matches any char.
+
+    has_lower = matches(".*[a-z].*")
+    ids = tf.where(has_lower, word_shape.SHAPE_IDS["lower"], word_shape.SHAPE_IDS["other"])
+    ids = tf.where(matches("[A-Z].*"), word_shape.SHAPE_IDS["init_cap"], ids)
+    all_caps = tf.logical_and(tf.logical_not(has_lower), matches(".*[A-Z].*"))
+    ids = tf.where(all_caps, word_shape.SHAPE_IDS["all_caps"], ids)
+    return tf.where(matches(".*[#0-9].*"), word_shape.SHAPE_IDS["digit"], ids)
+
+
+def suffixes_of(words: tf.Tensor, length: int) -> tf.Tensor:
+    """`word_shape.suffix` in the graph: the last `length` characters of the ASCII-lower-cased
+    words (all of a shorter word), for valid UTF-8 words of any shape."""
+    lowered = tf.strings.lower(words)  # ASCII only (no encoding given), as `ascii_lower`.
+    characters = tf.strings.length(lowered, unit="UTF8_CHAR")
+    start = tf.maximum(characters - length, 0)
+    return tf.strings.substr(lowered, start, characters - start, unit="UTF8_CHAR")
 
 
 class PosTaggerService(tf.Module):
@@ -156,6 +191,9 @@ class PosTaggerService(tf.Module):
         (`VectorCache.found`): the `in_vocabulary` of the book's preprocessing.
       tags: id -> tag (`TaggedCorpus.tags`).
       max_tokens: tokens tagged per sentence (see the module docstring).
+      window: the model's window kind, "left" (the book's) or "centered".
+      suffixes: the suffix vocabulary of a model with word-shape features (input int32
+        `(batch, n, 3)`, `models.pos_tagger.has_features`); None for a word-id model.
     """
 
     def __init__(
@@ -166,6 +204,8 @@ class PosTaggerService(tf.Module):
         tags: Sequence[str],
         *,
         max_tokens: int = MAX_TOKENS,
+        window: str = "left",
+        suffixes: word_shape.SuffixVocabulary | None = None,
     ):
         super().__init__(name="pos_tagger_service")
         found = np.asarray(found, bool)
@@ -178,9 +218,25 @@ class PosTaggerService(tf.Module):
             raise ValueError(f"{len(tags)} tags for a model with {num_tags} outputs.")
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}.")
+        features = len(model.input_shape) == 3  # (batch, n, 3): word, shape, suffix ids.
+        if features != (suffixes is not None):
+            raise ValueError("Give suffixes exactly for a model with word-shape features.")
         self.model = model
-        self.n_gram = int(model.input_shape[-1])
+        self.n_gram = int(model.input_shape[1])
+        conll2000.target_position(self.n_gram, window)  # Validates the window kind.
+        self.window = window
         self.max_tokens = max_tokens
+        self.suffix_length = suffixes.length if suffixes is not None else 0
+        self.suffix_table = None
+        if suffixes is not None:
+            special = len(word_shape.SUFFIX_SPECIAL_TOKENS)
+            self.suffix_table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(list(suffixes.suffixes[special:]), tf.string),
+                    tf.range(special, len(suffixes), dtype=tf.int32),
+                ),
+                default_value=word_shape.UNK_ID,
+            )
         first = len(conll2000.SPECIAL_TOKENS)
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -197,6 +253,15 @@ class PosTaggerService(tf.Module):
     def lookup(self, words: tf.Tensor) -> tf.Tensor:
         """Word strings (any shape) -> int32 ids of the same shape; unknown -> `UNK_ID`."""
         return self.table.lookup(words)
+
+    def token_ids(self, words: tf.Tensor) -> tf.Tensor:
+        """Processed words `(n,)` -> the model's per-token ids: int32 `(n,)` word ids, or with
+        features int32 `(n, 3)` word, shape and suffix ids (`word_shape.word_features`)."""
+        ids = self.lookup(words)
+        if self.suffix_table is None:
+            return ids
+        suffix_ids = self.suffix_table.lookup(suffixes_of(words, self.suffix_length))
+        return tf.stack([ids, shape_ids(words), suffix_ids], axis=-1)
 
     def in_vocabulary(self, words: tf.Tensor) -> tf.Tensor:
         """Bool of `words`' shape: the word has a source vector (`VectorCache.in_vectors`)."""
@@ -248,10 +313,11 @@ class PosTaggerService(tf.Module):
           sentence of the batch (at most `max_tokens`).
         """
         tokens, truncated = self.preprocess(sentences)
-        ids = tf.ragged.map_flat_values(self.lookup, tokens)
-        windows = left_context_windows(ids, self.n_gram)  # (batch, time, n)
+        ids = tokens.with_flat_values(self.token_ids(tokens.flat_values))  # (batch, (time)[, 3])
+        windows = context_windows(ids, self.n_gram, self.window)  # (batch, time, n[, 3])
         batch, time = tf.shape(windows)[0], tf.shape(windows)[1]
-        logits = self.model(tf.reshape(windows, [-1, self.n_gram]), training=False)
+        model_input = tf.reshape(windows, [-1, *self.model.input_shape[1:]])  # (batch*time, n[, 3])
+        logits = self.model(model_input, training=False)
         tag_ids = tf.reshape(tf.argmax(logits, axis=-1, output_type=tf.int32), [batch, time])
         lengths = tf.cast(tokens.row_lengths(), tf.int32)
         mask = tf.sequence_mask(lengths, time)

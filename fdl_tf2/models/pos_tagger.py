@@ -30,6 +30,14 @@ Trainable parameters for n = 3, embedding 300, 44 tags: 605,572 with the book's 
 (`faithful_sigmoid_logits=True`, whose batch norm adds 88), 605,484 with the default linear
 head; the frozen embedding adds V x 300 non-trainable weights (plus the batch-norm moving
 moments).
+
+Word-shape features (not the book's; Collobert et al., 2011, §3.5): with `num_suffixes > 0`
+the model takes int32 `(batch, n, 3)` (word, shape and suffix ids per window position,
+`data.word_shape`), embeds the shape class (8-d) and the suffix (32-d) with trainable
+embeddings, and concatenates them to each position's word vector: 340 values per position,
+1,020 inputs to the same 512-256 network for n = 3 (666,924 trainable parameters in the
+linear head, plus 6 x 8 + S x 32 for S suffixes). Whether the window is the book's left
+context or centred (`conll2000.WINDOWS`) is a matter of the data; the model is the same.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -37,7 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 import keras
 import numpy as np
 
-from fdl_tf2.data import conll2000
+from fdl_tf2.data import conll2000, word_shape
 from fdl_tf2.layers import sigmoid_logits
 from fdl_tf2.layers.batch_norm import BookBatchNorm
 from fdl_tf2.models.autoencoder import book_normal
@@ -133,6 +141,12 @@ def build_tagger_head(
     return keras.Model(inputs, logits, name="classifier")
 
 
+SHAPE_EMBEDDING_SIZE = 8
+SUFFIX_EMBEDDING_SIZE = 32
+FEATURE_COLUMNS = 3
+"""Columns of a feature window's ids: word id, shape id, suffix id (`word_shape`)."""
+
+
 def build_pos_tagger(
     embedding_matrix: np.ndarray | None = None,
     *,
@@ -144,9 +158,18 @@ def build_pos_tagger(
     faithful_sigmoid_logits: bool = False,
     trainable_embeddings: bool = False,
     batch_norm: str = "keras",
+    num_suffixes: int = 0,
+    num_shapes: int = word_shape.NUM_SHAPES,
+    shape_embedding_size: int = SHAPE_EMBEDDING_SIZE,
+    suffix_embedding_size: int = SUFFIX_EMBEDDING_SIZE,
     seed: int | None = None,
 ) -> keras.Model:
-    """The n-gram tagger: int32 word ids `(batch, n_gram)` -> tag logits `(batch, num_tags)`.
+    """The n-gram tagger: int32 ids `(batch, n_gram)` -> tag logits `(batch, num_tags)`.
+
+    With word-shape features (`num_suffixes > 0`) the input is int32 `(batch, n_gram, 3)`:
+    per window position the word id, the shape id (< `num_shapes`) and the suffix id
+    (< `num_suffixes`) of `data.word_shape`; each feature has its own trainable embedding
+    ("shape_embedding", "suffix_embedding"), concatenated to the word vector of its position.
 
     Args:
       embedding_matrix: float `(vocabulary_size, embedding_size)` word vectors, row = word id
@@ -155,10 +178,15 @@ def build_pos_tagger(
         `embedding_size`.
       n_gram: the window length n (the book's CLI argument, 3).
       trainable_embeddings: fine-tune the vectors (the book keeps them fixed).
+      num_suffixes: the size of the suffix vocabulary (`SuffixVocabulary`); 0: no features
+        (the book's model, word ids only).
+      num_shapes, shape_embedding_size, suffix_embedding_size: the feature embeddings.
       Others: as `build_tagger_head`.
 
-    The layers are "embedding" (ids -> `(batch, n, embedding_size)`), "window" (the reshape to
-    `(batch, n * embedding_size)`, the book's `flatten()` of the window) and "classifier".
+    The layers are "embedding" (word ids -> `(batch, n, embedding_size)`), with features
+    "features" (the concatenation, `(batch, n, embedding_size + shape_embedding_size +
+    suffix_embedding_size)`), "window" (the reshape to `(batch, n * width)`, the book's
+    `flatten()` of the window) and "classifier".
     """
     if embedding_matrix is not None:
         embedding_matrix = np.asarray(embedding_matrix, np.float32)
@@ -169,26 +197,50 @@ def build_pos_tagger(
         raise ValueError("Give embedding_matrix or vocabulary_size.")
     if n_gram < 1:
         raise ValueError(f"n_gram must be >= 1, got {n_gram}.")
-    ids = keras.Input((n_gram,), dtype="int32", name="word_ids")
+    if num_suffixes < 0:
+        raise ValueError(f"num_suffixes must be >= 0, got {num_suffixes}.")
     embedding = keras.layers.Embedding(
         vocabulary_size, embedding_size, trainable=trainable_embeddings, name="embedding"
     )
-    vectors = embedding(ids)  # (batch, n_gram, embedding_size)
-    window = keras.layers.Reshape((n_gram * embedding_size,), name="window")(vectors)
+    if num_suffixes:
+        ids = keras.Input((n_gram, FEATURE_COLUMNS), dtype="int32", name="window_ids")
+        vectors = keras.layers.Concatenate(name="features")(
+            [
+                embedding(ids[:, :, 0]),  # (batch, n_gram, embedding_size)
+                keras.layers.Embedding(num_shapes, shape_embedding_size, name="shape_embedding")(
+                    ids[:, :, 1]
+                ),  # (batch, n_gram, shape_embedding_size)
+                keras.layers.Embedding(
+                    num_suffixes, suffix_embedding_size, name="suffix_embedding"
+                )(ids[:, :, 2]),  # (batch, n_gram, suffix_embedding_size)
+            ]
+        )
+        width = embedding_size + shape_embedding_size + suffix_embedding_size
+    else:
+        ids = keras.Input((n_gram,), dtype="int32", name="word_ids")
+        vectors = embedding(ids)  # (batch, n_gram, embedding_size)
+        width = embedding_size
+    window = keras.layers.Reshape((n_gram * width,), name="window")(vectors)
     head = build_tagger_head(
-        n_gram * embedding_size,
+        n_gram * width,
         num_tags=num_tags,
         hidden_units=hidden_units,
         faithful_sigmoid_logits=faithful_sigmoid_logits,
         batch_norm=batch_norm,
         seed=seed,
     )
-    model = keras.Model(ids, head(window), name=f"pos_tagger_{n_gram}gram")
+    name = f"pos_tagger_{n_gram}gram" + ("_features" if num_suffixes else "")
+    model = keras.Model(ids, head(window), name=name)
     if embedding_matrix is not None:
         # Assigned, not passed as a Constant initializer: that would copy the whole matrix
         # into the layer's config (and into every saved model's JSON).
         embedding.embeddings.assign(embedding_matrix)
     return model
+
+
+def has_features(model: keras.Model) -> bool:
+    """True for a `build_pos_tagger` model with word-shape features (input `(batch, n, 3)`)."""
+    return len(model.input_shape) == 3
 
 
 # --- Tagging a sentence (the book's per-epoch demo) ---------------------------------------
@@ -200,34 +252,48 @@ def sentence_windows(
     n_gram: int = N_GRAM,
     *,
     prefix: Sequence[str] = (),
+    window: str = "left",
+    suffixes: word_shape.SuffixVocabulary | None = None,
 ) -> np.ndarray:
-    """The windows of `sentence`'s words: int32 `(len(sentence), n_gram)`.
+    """The windows of `sentence`'s words: int32 `(len(sentence), n_gram)`, or with `suffixes`
+    int32 `(len(sentence), n_gram, 3)` (word, shape and suffix ids per position).
 
-    Window i is the ids of (w[i-n+1], ..., w[i]), where the words before the sentence come
-    from the end of `prefix` (the book's left context) and, where that runs out, are PAD.
-    A word is looked up as written, then as `conll2000.normalize_word` spells it (the
-    dataset's processed words are normalised), else it is `UNK_ID`.
+    Window i is the ids of (w[i-n+1], ..., w[i]) ("left", the book's) or of (w[i-h], ...,
+    w[i+h]) with h = n // 2 ("centered"). The words before the sentence come from the end of
+    `prefix` (the book's left context) and, where that runs out, are PAD; the words past its
+    end are PAD. A word is looked up as written, then as `conll2000.normalize_word` spells it
+    (the dataset's processed words are normalised), else it is `UNK_ID`; its shape and suffix
+    are those of the spelling found (the normalised one when neither is).
 
     Args:
-      word_lookup: word -> id (a dict such as `VectorCache.lookup`, or a function).
+      word_lookup: word -> id (a dict such as `VectorCache.lookup`, or a function, whose
+        words are then used as written).
     """
+    target = conll2000.target_position(n_gram, window)
     if callable(word_lookup):
-        lookup = word_lookup
+        lookup, spelling = word_lookup, str
     else:
 
-        def lookup(word):
-            index = word_lookup.get(word)
-            if index is None:
-                index = word_lookup.get(conll2000.normalize_word(word), conll2000.UNK_ID)
-            return index
+        def spelling(word):
+            return word if word in word_lookup else conll2000.normalize_word(word)
 
+        def lookup(word):
+            return word_lookup.get(spelling(word), conll2000.UNK_ID)
+
+    columns = () if suffixes is None else (FEATURE_COLUMNS,)
     if not sentence:
-        return np.zeros((0, n_gram), np.int32)
-    context = list(prefix)[len(prefix) - (n_gram - 1) :] if n_gram > 1 else []
-    ids = [conll2000.PAD_ID] * (n_gram - 1 - len(context))
-    ids += [lookup(word) for word in [*context, *sentence]]
-    stream = np.asarray(ids, np.int32)
-    return np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(stream, n_gram))
+        return np.zeros((0, n_gram, *columns), np.int32)
+    context = list(prefix)[len(prefix) - target :] if target else []
+    words = [*context, *sentence]
+    rows = np.asarray([lookup(word) for word in words], np.int32)  # (words,)
+    if suffixes is not None:
+        features = word_shape.shape_and_suffix_ids([spelling(w) for w in words], suffixes)
+        rows = np.column_stack([rows, features])  # (words, 3)
+    before = np.full((target - len(context), *columns), conll2000.PAD_ID, np.int32)
+    after = np.full((n_gram - 1 - target, *columns), conll2000.PAD_ID, np.int32)
+    stream = np.concatenate([before, rows, after])
+    windows = np.lib.stride_tricks.sliding_window_view(stream, n_gram, axis=0)
+    return np.ascontiguousarray(np.moveaxis(windows, -1, 1))
 
 
 def tag_sentence(
@@ -237,6 +303,8 @@ def tag_sentence(
     tags: Sequence[str],
     *,
     prefix: Sequence[str] = (),
+    window: str = "left",
+    suffixes: word_shape.SuffixVocabulary | None = None,
 ) -> list[tuple[str, str]]:
     """Tags the words of `sentence` given its left context `prefix` (the book's demo).
 
@@ -245,13 +313,20 @@ def tag_sentence(
       sentence: the words, e.g. `conll2000.DEMO_SENTENCE`.
       word_lookup: word -> id, as in `sentence_windows`.
       tags: id -> tag (`TaggedCorpus.tags`).
-      prefix: the preceding words, e.g. `conll2000.DEMO_PREFIX` (only the last n-1 are used).
+      prefix: the preceding words, e.g. `conll2000.DEMO_PREFIX` (only the last n-1, or the
+        last n // 2 for a centred window, are used).
+      window, suffixes: the model's window kind and, for a feature model, its suffix
+        vocabulary (as `sentence_windows`).
 
     Returns:
       `[(word, tag), ...]`, one per word, by arg-max over the tag outputs (inference mode).
     """
-    n_gram = int(model.input_shape[-1])
-    windows = sentence_windows(sentence, word_lookup, n_gram, prefix=prefix)
+    if has_features(model) != (suffixes is not None):
+        raise ValueError("Give suffixes exactly for a model with word-shape features.")
+    n_gram = int(model.input_shape[1])
+    windows = sentence_windows(
+        sentence, word_lookup, n_gram, prefix=prefix, window=window, suffixes=suffixes
+    )
     logits = model.predict_on_batch(windows)
     return [
         (word, tags[int(index)])

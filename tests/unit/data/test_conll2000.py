@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fdl_tf2.data import conll2000, download
+from fdl_tf2.data import conll2000, download, word_shape
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "conll2000_tiny.txt"
 
@@ -315,6 +315,70 @@ def test_windows_reject_bad_orders_and_mismatched_lengths():
     assert windows.shape == (0, 3) and labels.shape == (0,)
 
 
+def test_centred_trigram_windows_pad_both_sentence_ends():
+    windows, labels = conll2000.ngram_windows(_IDS, _TAGS, 3, window="centered")
+    np.testing.assert_array_equal(
+        windows, [[0, 5, 6], [5, 6, 7], [6, 7, 0], [0, 8, 9], [8, 9, 0], [0, 4, 0]]
+    )
+    np.testing.assert_array_equal(labels, [1, 2, 3, 4, 0, 2])  # Every token, in order.
+    assert windows.dtype == np.int32 and labels.dtype == np.int32
+
+
+def test_centred_five_word_windows_never_reach_into_the_next_sentence():
+    windows, labels = conll2000.ngram_windows(_IDS, _TAGS, 5, window="centered")
+    np.testing.assert_array_equal(
+        windows,
+        [
+            [0, 0, 5, 6, 7],
+            [0, 5, 6, 7, 0],
+            [5, 6, 7, 0, 0],
+            [0, 0, 8, 9, 0],
+            [0, 8, 9, 0, 0],
+            [0, 0, 4, 0, 0],
+        ],
+    )
+    np.testing.assert_array_equal(labels, [1, 2, 3, 4, 0, 2])
+
+
+def test_cross_sentence_centred_windows_label_the_middle_word():
+    windows, labels = conll2000.ngram_windows(
+        _IDS, _TAGS, 3, cross_sentence=True, window="centered"
+    )
+    np.testing.assert_array_equal(windows, [[5, 6, 7], [6, 7, 8], [7, 8, 9], [8, 9, 4]])
+    np.testing.assert_array_equal(labels, [2, 3, 4, 0])  # tags[c + 1]: 5 and 4 are never targets.
+
+
+def test_windows_of_feature_rows_pad_every_column():
+    rows = [np.array([[5, 4, 2], [6, 3, 7]]), np.array([[8, 5, 1]])]
+    tags = [np.array([1, 2]), np.array([3])]
+    windows, labels = conll2000.ngram_windows(rows, tags, 3, window="centered")
+    assert windows.shape == (3, 3, 3) and windows.dtype == np.int32
+    pad = [0, 0, 0]
+    np.testing.assert_array_equal(
+        windows,
+        [
+            [pad, [5, 4, 2], [6, 3, 7]],
+            [[5, 4, 2], [6, 3, 7], pad],
+            [pad, [8, 5, 1], pad],
+        ],
+    )
+    np.testing.assert_array_equal(labels, [1, 2, 3])
+    left, _ = conll2000.ngram_windows(rows, tags, 2)
+    np.testing.assert_array_equal(left[:, :, 0], [[0, 5], [5, 6], [0, 8]])  # Word ids only.
+    with pytest.raises(ValueError, match="same shape past the first axis"):
+        conll2000.ngram_windows([rows[0], np.array([8])], tags, 3)
+
+
+def test_centred_windows_need_an_odd_length_and_a_known_kind():
+    assert conll2000.target_position(5, "left") == 4
+    assert conll2000.target_position(5, "centered") == 2
+    assert conll2000.target_position(1, "centered") == 0
+    with pytest.raises(ValueError, match="odd n"):
+        conll2000.ngram_windows(_IDS, _TAGS, 4, window="centered")
+    with pytest.raises(ValueError, match="Unknown window"):
+        conll2000.ngram_windows(_IDS, _TAGS, 3, window="right")
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_book_minibatches_equal_the_repos_indexing(n):
     rng = np.random.default_rng(0)
@@ -362,6 +426,28 @@ def test_classification_data_has_id_windows_and_integer_tags():
     assert [corpus.tags[label] for label in labels] == ["WRB", "."]
 
 
+def test_feature_windows_use_the_training_suffixes_and_the_processed_words():
+    sentences = conll2000.read_conll(FIXTURE)
+    raw = {"train": sentences[:3], "validation": [], "test": sentences[3:]}
+    corpus = conll2000.prepare_corpus(_in_vocabulary, raw_splits=raw)
+    lookup = {
+        word: index
+        for index, word in enumerate((*conll2000.SPECIAL_TOKENS, *dict.fromkeys(corpus.words())))
+    }
+    suffixes = corpus.suffix_vocabulary(length=2, min_count=1)
+    train_words = [word for word, _ in conll2000.flatten(corpus.splits["train"])]
+    assert set(suffixes.suffixes[2:]) == {word_shape.suffix(w, 2) for w in train_words}
+    data = conll2000.classification_data(corpus, lookup, n=3, window="centered", suffixes=suffixes)
+    assert data.serving_spec.shape.as_list() == [None, 3, 3]
+    windows, labels = data.splits["test"]  # "Why ?": a two-token test sentence.
+    why = [lookup["Why"], word_shape.SHAPE_IDS["init_cap"], suffixes.suffix_id("Why")]
+    mark = [lookup["?"], word_shape.SHAPE_IDS["other"], suffixes.suffix_id("?")]
+    np.testing.assert_array_equal(windows, [[[0, 0, 0], why, mark], [why, mark, [0, 0, 0]]])
+    assert [corpus.tags[label] for label in labels] == ["WRB", "."]
+    # The test split's own suffixes are not in the (training) vocabulary.
+    assert why[2] == word_shape.UNK_ID and "hy" not in suffixes.lookup
+
+
 def test_the_demo_constants_are_the_books():
     assert len(conll2000.DEMO_SENTENCE) == 18 and len(conll2000.DEMO_PREFIX) == 10
     assert " ".join(conll2000.DEMO_SENTENCE[:3]) == "Then the woman"
@@ -407,3 +493,60 @@ def test_preprocessing_equals_the_books_loop_on_the_real_training_file(conll_dir
     assert processed == _book_preprocess(tokens, vocabulary)
     merged = [word for word, _ in processed if word in phrases]
     assert len(merged) > 1_000 and len(processed) != len(tokens)
+
+
+# --- Word-shape features ------------------------------------------------------------------
+
+# Every branch of `word_shape.shape_id` and `suffix`: (word, shape, 3-character suffix).
+SHAPE_FIXTURE = [
+    ("", "other", ""),  # The empty string.
+    ("a", "lower", "a"),  # One character: the suffix is the whole word.
+    ("A", "all_caps", "a"),
+    ("the", "lower", "the"),
+    ("Dealers", "init_cap", "ers"),
+    ("McDonald", "init_cap", "ald"),
+    ("iPhone", "lower", "one"),  # A lower-case letter and a capital not first: lower.
+    ("IBM", "all_caps", "ibm"),
+    ("U.S.", "all_caps", ".s."),
+    ("New_York", "init_cap", "ork"),  # A phrase keeps its case.
+    ("####", "digit", "###"),  # Digits after the book's normalisation ...
+    ("#.#", "digit", "#.#"),
+    ("####s", "digit", "##s"),
+    ("1989", "digit", "989"),  # ... and raw ones (phrases are not normalised).
+    ("%", "other", "%"),
+    ("--", "other", "--"),
+    ("caf\u00e9", "lower", "af\u00e9"),  # Non-ASCII: suffixes count code points.
+    ("CAF\u00c9", "all_caps", "af\u00c9"),  # Only A-Z are lower-cased.
+    ("\u00dcber", "lower", "ber"),  # "\u00dc" is no ASCII capital.
+    ("\u00c9T\u00c9", "all_caps", "\u00c9t\u00c9"),
+    ("\u6f22\u5b57", "other", "\u6f22\u5b57"),
+    ("\U0001f600x", "lower", "\U0001f600x"),
+]
+
+
+def test_shape_ids_and_suffixes_on_a_fixture_with_every_branch():
+    for word, shape, suffix in SHAPE_FIXTURE:
+        assert word_shape.SHAPES[word_shape.shape_id(word)] == shape, word
+        assert word_shape.suffix(word, 3) == suffix, word
+    assert word_shape.suffix("Dealers", 2) == "rs" and word_shape.suffix("Dealers", 1) == "s"
+    with pytest.raises(ValueError, match="suffix length"):
+        word_shape.suffix("the", 0)
+
+
+def test_the_suffix_vocabulary_keeps_frequent_training_suffixes_in_count_order():
+    words = ["walked", "talked", "baked", "Dealers", "sellers", "the", "THE", "a"]
+    vocabulary = word_shape.SuffixVocabulary.build(words, length=3, min_count=2)
+    # "ked" x 3, "ers" x 2, "the" x 2 (case-folded); "a" once: dropped.
+    assert vocabulary.suffixes == ("<pad>", "<unk>", "ked", "ers", "the")
+    assert [vocabulary.suffix_id(w) for w in ("cooked", "BUYERS", "a", "xyz")] == [2, 3, 1, 1]
+    everything = word_shape.SuffixVocabulary.build(words, length=3, min_count=1)
+    assert everything.suffixes[2:] == ("ked", "ers", "the", "a")  # Ties alphabetically.
+    lookup = {"<pad>": 0, "<unk>": 1, "walked": 2}
+    features = word_shape.word_features(["walked", "Dealers", "1989"], lookup, vocabulary)
+    np.testing.assert_array_equal(features, [[2, 4, 2], [1, 3, 3], [1, 1, 1]])
+    assert features.dtype == np.int32
+    assert word_shape.word_features([], lookup, vocabulary).shape == (0, 3)
+    with pytest.raises(ValueError, match="must start with"):
+        word_shape.SuffixVocabulary(("ked",))
+    with pytest.raises(ValueError, match="min_count"):
+        word_shape.SuffixVocabulary.build(words, min_count=0)

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from experiments.ch07_sequences import pos_tagger as experiment
-from fdl_tf2.data import conll2000
+from fdl_tf2 import config as config_lib
+from fdl_tf2.data import conll2000, word_shape
 from fdl_tf2.export import saved_model, text_endpoints
 from fdl_tf2.models import pos_tagger
 
@@ -47,6 +48,34 @@ def _model(n_gram=3):
 
 def _service(model=None, **kwargs):
     return text_endpoints.PosTaggerService(model or _model(), WORDS, FOUND, TAGS, **kwargs)
+
+
+SUFFIXES = word_shape.SuffixVocabulary(("<pad>", "<unk>", "the", "ork", "#.#", "ose", "\u00e9"), 3)
+"""A suffix vocabulary of 3-character suffixes (hand-made; a run builds it from training)."""
+
+
+def _feature_model():
+    return pos_tagger.build_pos_tagger(
+        np.random.default_rng(0).normal(size=(len(WORDS), 4)).astype(np.float32),
+        hidden_units=(8,),
+        num_tags=len(TAGS),
+        num_suffixes=len(SUFFIXES),
+        shape_embedding_size=2,
+        suffix_embedding_size=3,
+        seed=0,
+    )
+
+
+def _feature_service(model=None, **kwargs):
+    return text_endpoints.PosTaggerService(
+        model or _feature_model(),
+        WORDS,
+        FOUND,
+        TAGS,
+        window="centered",
+        suffixes=SUFFIXES,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,16 +155,32 @@ def test_preprocessing_matches_the_book_on_random_sentences_and_the_fixture(prep
         assert words == _book_words(sentence, 6), sentence
 
 
-def test_windows_are_the_left_contexts_of_sentence_windows():
+@pytest.mark.parametrize("window", conll2000.WINDOWS)
+def test_windows_are_those_of_sentence_windows(window):
     sentences = [["the", "New_York", "rose"], [], ["a"], ["zzz", "a", "b", "c", "."]]
     ids = tf.ragged.constant([[LOOKUP.get(w, 1) for w in s] for s in sentences], tf.int32)
     for n_gram in (1, 3, 5):
-        windows = text_endpoints.left_context_windows(ids, n_gram).numpy()
+        windows = text_endpoints.context_windows(ids, n_gram, window).numpy()
         assert windows.shape == (4, 5, n_gram)
         for row, sentence in enumerate(sentences):
             if sentence:  # (`sentence_windows` cannot take an empty sentence.)
-                expected = pos_tagger.sentence_windows(sentence, LOOKUP, n_gram)
+                expected = pos_tagger.sentence_windows(sentence, LOOKUP, n_gram, window=window)
                 np.testing.assert_array_equal(windows[row, : len(sentence)], expected)
+
+
+def test_feature_windows_are_those_of_sentence_windows():
+    sentences = [["the", "New_York", "rose"], [], ["Zzz", "#.#"]]
+    service = _feature_service()
+    ids = tf.ragged.constant(sentences, tf.string)
+    rows = ids.with_flat_values(service.token_ids(ids.flat_values))  # (3, (time), 3)
+    windows = text_endpoints.context_windows(rows, 3, "centered").numpy()
+    assert windows.shape == (3, 3, 3, 3)
+    for row, sentence in enumerate(sentences):
+        if sentence:
+            expected = pos_tagger.sentence_windows(
+                sentence, LOOKUP, 3, window="centered", suffixes=SUFFIXES
+            )
+            np.testing.assert_array_equal(windows[row, : len(sentence)], expected)
 
 
 def test_tags_are_the_models_arg_max_on_the_processed_words():
@@ -282,3 +327,138 @@ def test_the_synthetic_corpus_exercises_every_preprocessing_branch(tmp_path):
     assert not cache.in_vectors("Diego") and cache.in_vectors("New_York")
     assert [len(corpus.splits[s]) for s in conll2000.SPLITS] == [320, 40, 40]
     assert corpus.num_tags == 11 and cache.embedding_size == 8
+
+
+# --- Word-shape features in the graph -----------------------------------------------------
+
+# Every branch of `word_shape.shape_id` and `suffix` (their values are checked by hand in
+# tests/unit/data/test_conll2000.py): empty, one character, capitals, digits, phrases,
+# punctuation, non-ASCII letters (one and two UTF-8 bytes and more), an emoji.
+FEATURE_WORDS = [
+    "", "a", "A", "the", "Dealers", "McDonald", "iPhone", "IBM", "U.S.", "New_York", "####",
+    "#.#", "####s", "1989", "%", "--", "caf\u00e9", "CAF\u00c9", "\u00dcber", "\u00c9T\u00c9",
+    "\u6f22\u5b57", "\U0001f600x", "\u00e9", "ose", "rose", "ROSE",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 5])
+def test_in_graph_shapes_and_suffixes_equal_the_python_ones(length):
+    words = tf.constant(FEATURE_WORDS)
+    shapes = text_endpoints.shape_ids(words).numpy().tolist()
+    assert shapes == [word_shape.shape_id(word) for word in FEATURE_WORDS]
+    suffixes = [s.decode() for s in text_endpoints.suffixes_of(words, length).numpy()]
+    assert suffixes == [word_shape.suffix(word, length) for word in FEATURE_WORDS]
+    grid = tf.reshape(words[:24], (4, 6))  # Any shape.
+    assert text_endpoints.shape_ids(grid).shape == (4, 6)
+
+
+def test_in_graph_token_ids_equal_word_features():
+    service = _feature_service()
+    ids = service.token_ids(tf.constant(FEATURE_WORDS)).numpy()
+    expected = word_shape.word_features(FEATURE_WORDS, LOOKUP, SUFFIXES)
+    assert ids.shape == (len(FEATURE_WORDS), 3) and ids.dtype == np.int32
+    np.testing.assert_array_equal(ids, expected)
+    assert set(ids[:, 2]) == {1, 2, 3, 4, 5, 6}  # Every kept suffix and UNK occur.
+
+
+def test_a_feature_service_needs_its_suffixes_and_a_valid_window():
+    with pytest.raises(ValueError, match="exactly for a model with word-shape features"):
+        text_endpoints.PosTaggerService(_feature_model(), WORDS, FOUND, TAGS)
+    with pytest.raises(ValueError, match="exactly for a model with word-shape features"):
+        _service(suffixes=SUFFIXES)
+    with pytest.raises(ValueError, match="odd n"):
+        _service(_model(n_gram=4), window="centered")
+
+
+@pytest.fixture(scope="module")
+def exported_features(tmp_path_factory):
+    """`(reloaded serving_default, in-memory service)` of a tiny centred feature tagger."""
+    service = _feature_service()
+    samples = np.array([b"the New York rose .", b""], dtype=np.bytes_)
+    path = saved_model.export(
+        "pos_tagger",
+        endpoints=service.endpoints(),
+        samples={"serving_default": (samples,)},
+        track=[service, service.model],
+        export_dir=tmp_path_factory.mktemp("feature_models"),
+        verify=False,
+    )
+    return tf.saved_model.load(str(path)).signatures["serving_default"], service
+
+
+def test_the_reloaded_feature_export_equals_the_in_memory_model(exported_features):
+    serve, service = exported_features
+    sentences = ["the New York rose in 3.5 % .", "ROSE caf\u00e9 Zzz", "", "a"]
+    reloaded = serve(sentences=tf.constant(sentences))
+    expected = service.tag(tf.constant(sentences))
+    for name, value in expected.items():
+        np.testing.assert_array_equal(reloaded[name].numpy(), value.numpy(), err_msg=name)
+    tags, lengths = reloaded["tags"].numpy(), reloaded["lengths"].numpy()
+    assert lengths.tolist() == [7, 3, 0, 1]
+    for row, sentence in enumerate(sentences):
+        words = _book_words(sentence)
+        if words:  # The model on the Python pipeline's windows of the processed words.
+            windows = pos_tagger.sentence_windows(
+                words, LOOKUP, 3, window="centered", suffixes=SUFFIXES
+            )
+            predicted = np.argmax(service.model(windows, training=False), axis=-1)
+            assert _decode(tags[row], lengths[row]) == [TAGS[i] for i in predicted]
+
+
+def test_the_feature_export_serves_non_ascii_and_very_long_input(exported_features):
+    serve, _ = exported_features
+    long_sentence = " ".join(["The", "New", "York", "ROSE"] * 50_000)  # 200,000 tokens.
+    sentences = ["\u00c9T\u00c9 \u6f22\u5b57 \U0001f600 \u0663 .".encode(), b"\xff x",
+                 long_sentence.encode()]  # fmt: skip
+    outputs = serve(sentences=tf.constant(sentences))
+    lengths = outputs["lengths"].numpy().tolist()
+    # 512 words read: 128 x (The, New_York, ROSE); "\u0663" -> "#"; "\xff" -> U+FFFD.
+    assert lengths == [5, 2, 384] and outputs["truncated"].numpy().tolist() == [0, 0, 1]
+    assert outputs["tokens"].numpy()[0, 3].decode() == "#"
+    tags = outputs["tags"].numpy()
+    assert all(tags[r, i].decode() in TAGS for r in range(3) for i in range(lengths[r]))
+    empty = serve(sentences=tf.constant([], tf.string))
+    assert empty["tags"].shape == (0, 0) and empty["lengths"].shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [lambda: tf.constant([1.0]), lambda: tf.constant("a b"), lambda: tf.constant([["a"]])],
+    ids=["float32", "scalar", "rank2"],
+)
+def test_the_feature_export_refuses_a_wrong_dtype_or_rank(exported_features, bad):
+    serve, _ = exported_features
+    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+        serve(sentences=bad())
+
+
+def test_the_experiment_trains_and_exports_a_centred_feature_tagger(tmp_path):
+    """End to end on the synthetic corpus (the smoke harness runs only the "smoke" preset)."""
+    config = config_lib.from_argv(
+        experiment.Config,
+        experiment.CONFIGS,
+        [
+            "--config=smoke",
+            "--window=centered",
+            "--word_features=true",
+            "--suffix_min_count=1",
+            f"--workdir={tmp_path / 'run'}",
+            "--verify_export=false",  # Reloaded below instead.
+            "--tensorboard=false",
+        ],
+    )
+    results = experiment.main(config)
+    raw = experiment.synthetic_splits(config.seed)
+    _, corpus, _ = experiment.synthetic_vectors(config, tmp_path / "vectors")
+    suffixes = corpus.suffix_vocabulary(3, 1)
+    assert results["suffixes"] == len(suffixes) > 2
+    head = (3 * (16 + 8 + 32)) * 512 + 512 + 2 * 512 + 512 * 256 + 256 + 2 * 256 + 256 * 11 + 11
+    assert results["trainable_parameters"] == head + 6 * 8 + len(suffixes) * 32
+    by_word = results["test_by_word"]  # Every synthetic test word occurs in training.
+    assert by_word["unseen_tokens"] == 0 and by_word["unseen_accuracy"] is None
+    assert by_word["seen_accuracy"] == pytest.approx(results["test_accuracy"], abs=1e-6)
+    assert results["export_test"]["tokens"] == sum(len(s) for s in corpus.splits["test"])
+    serve = tf.saved_model.load(results["export"]).signatures["serving_default"]
+    sentence = " ".join(word for word, _ in raw["test"][0])
+    outputs = serve(sentences=tf.constant([sentence]))
+    assert outputs["lengths"].numpy().tolist() == [len(corpus.splits["test"][0])]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fdl_tf2.data import conll2000
+from fdl_tf2.data import conll2000, word_shape
 from fdl_tf2.models import pos_tagger
 
 
@@ -38,6 +38,49 @@ def test_the_books_tagger_has_605572_trainable_parameters(batch_norm):
     assert embedding_weights == 50 * 300
     fine_tuned = pos_tagger.build_pos_tagger(matrix, trainable_embeddings=True)
     assert _count(fine_tuned.trainable_weights) == 605_484 + embedding_weights
+
+
+def test_the_feature_tagger_has_703868_trainable_parameters():
+    matrix = np.zeros((50, 300), np.float32)
+    model = pos_tagger.build_pos_tagger(matrix, num_suffixes=1_153)
+    assert model.input_shape == (None, 3, 3) and model.output_shape == (None, 44)
+    assert pos_tagger.has_features(model) and not pos_tagger.has_features(
+        pos_tagger.build_pos_tagger(matrix)
+    )
+    # Each position: 300 (word) + 8 (shape) + 32 (suffix) = 340, so 1020 inputs.
+    # 1020*512+512 + 2*512 (BN) + 512*256+256 + 2*256 + 256*44+44 = 666,924 in the head,
+    # + 6*8 (shape embedding) + 1153*32 (suffix embedding) = 48 + 36,896.
+    assert _count(model.get_layer("classifier").trainable_weights) == 666_924
+    assert _count(model.trainable_weights) == 666_924 + 48 + 36_896 == 703_868
+    assert model.get_layer("embedding").trainable is False  # The word vectors stay frozen.
+    assert model.get_layer("features").output.shape == (None, 3, 340)
+    fine_tuned = pos_tagger.build_pos_tagger(matrix, num_suffixes=1_153, trainable_embeddings=True)
+    assert _count(fine_tuned.trainable_weights) == 703_868 + 50 * 300
+
+
+def test_feature_ids_are_embedded_per_position_and_concatenated():
+    matrix = _matrix()
+    model = _tiny_tagger(matrix, num_suffixes=7, shape_embedding_size=2, suffix_embedding_size=3)
+    ids = np.array([[[0, 0, 0], [3, 4, 2], [7, 3, 6]], [[11, 1, 1], [0, 0, 0], [5, 5, 0]]])
+    ids = ids.astype(np.int32)  # (batch 2, n 3, columns 3)
+    shapes = model.get_layer("shape_embedding").embeddings.numpy()  # (6, 2)
+    suffixes = model.get_layer("suffix_embedding").embeddings.numpy()  # (7, 3)
+    expected = np.concatenate([matrix[ids[..., 0]], shapes[ids[..., 1]], suffixes[ids[..., 2]]], -1)
+    features = keras.Model(model.input, model.get_layer("features").output)
+    np.testing.assert_allclose(features(ids), expected, atol=1e-7)  # (2, 3, 4 + 2 + 3)
+    logits = model(ids, training=False)
+    assert logits.shape == (2, 5)
+    np.testing.assert_allclose(
+        logits, model.get_layer("classifier")(expected.reshape(2, 27), training=False), atol=1e-6
+    )
+
+
+def test_the_saved_feature_tagger_reloads(tmp_path):
+    model = _tiny_tagger(_matrix(), num_suffixes=7)
+    ids = np.random.default_rng(0).integers(0, 5, (4, 3, 3)).astype(np.int32)
+    model.save(tmp_path / "tagger.keras")
+    reloaded = keras.saving.load_model(tmp_path / "tagger.keras")
+    np.testing.assert_allclose(reloaded(ids, training=False), model(ids, training=False), atol=1e-6)
 
 
 def test_ids_are_embedded_with_the_cached_matrix_and_fed_to_the_books_network():
@@ -178,6 +221,43 @@ def test_demo_windows_take_the_left_context_from_the_prefix():
     unigrams = pos_tagger.sentence_windows(sentence, _LOOKUP, 1, prefix=conll2000.DEMO_PREFIX)
     np.testing.assert_array_equal(unigrams, [[4], [5], [1], [6]])
     assert windows.dtype == np.int32
+
+
+def test_centred_demo_windows_take_one_word_of_the_prefix_and_pad_the_end():
+    sentence = ["Then", "the", "woman", "1989"]
+    windows = pos_tagger.sentence_windows(
+        sentence, _LOOKUP, 3, prefix=conll2000.DEMO_PREFIX, window="centered"
+    )
+    # Left neighbour of "Then" is the prefix's "."; the last word's right neighbour is PAD.
+    np.testing.assert_array_equal(windows, [[3, 4, 5], [4, 5, 1], [5, 1, 6], [1, 6, 0]])
+    five = pos_tagger.sentence_windows(sentence, _LOOKUP, 5, window="centered")
+    np.testing.assert_array_equal(five[0], [0, 0, 4, 5, 1])
+    np.testing.assert_array_equal(five[3], [5, 1, 6, 0, 0])
+
+
+def test_feature_demo_windows_use_the_spelling_that_was_found():
+    suffixes = word_shape.SuffixVocabulary(("<pad>", "<unk>", "###", "hen"), 3)
+    windows = pos_tagger.sentence_windows(
+        ["Then", "1989", "woman"], _LOOKUP, 3, window="centered", suffixes=suffixes
+    )
+    assert windows.shape == (3, 3, 3) and windows.dtype == np.int32
+    init_cap, digit, lower = (word_shape.SHAPE_IDS[k] for k in ("init_cap", "digit", "lower"))
+    # "1989" is found as "####" (suffix "###"); "woman" is unknown but keeps its shape.
+    np.testing.assert_array_equal(windows[1], [[4, init_cap, 3], [6, digit, 2], [1, lower, 1]])
+    np.testing.assert_array_equal(windows[2, 2], [0, 0, 0])
+    assert pos_tagger.sentence_windows([], _LOOKUP, 3, suffixes=suffixes).shape == (0, 3, 3)
+    model = _tiny_tagger(_matrix(), num_suffixes=4)
+    sentence, tags = ["Then", "1989"], ("A", "B", "C", "D", "E")
+    tagged = pos_tagger.tag_sentence(
+        model, sentence, _LOOKUP, tags, window="centered", suffixes=suffixes
+    )
+    windows = pos_tagger.sentence_windows(
+        sentence, _LOOKUP, 3, window="centered", suffixes=suffixes
+    )
+    expected = np.argmax(model(windows, training=False), axis=-1)
+    assert tagged == [(word, tags[i]) for word, i in zip(sentence, expected, strict=True)]
+    with pytest.raises(ValueError, match="exactly for a model with word-shape features"):
+        pos_tagger.tag_sentence(model, ["Then"], _LOOKUP, "ABCDE")
 
 
 def test_tag_sentence_returns_the_arg_max_tag_of_each_word():
