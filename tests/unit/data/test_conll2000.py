@@ -405,7 +405,8 @@ def test_book_minibatches_equal_the_repos_indexing(n):
     np.testing.assert_array_equal(matrix[batch].reshape(len(batch), -1), expected_inputs)
 
 
-def test_classification_data_has_id_windows_and_integer_tags():
+def _fixture_corpus_and_lookup():
+    """The fixture's first 3 sentences as train, the rest as test; word -> id in corpus order."""
     sentences = conll2000.read_conll(FIXTURE)
     raw = {"train": sentences[:3], "validation": [], "test": sentences[3:]}
     corpus = conll2000.prepare_corpus(_in_vocabulary, raw_splits=raw)
@@ -413,6 +414,11 @@ def test_classification_data_has_id_windows_and_integer_tags():
         word: index
         for index, word in enumerate((*conll2000.SPECIAL_TOKENS, *dict.fromkeys(corpus.words())))
     }
+    return corpus, lookup
+
+
+def test_classification_data_has_id_windows_and_integer_tags():
+    corpus, lookup = _fixture_corpus_and_lookup()
     data = conll2000.classification_data(corpus, lookup, n=3)
     assert set(data.splits) == {"train", "test"}  # The empty validation split is left out.
     assert data.num_examples("train") == 22 + 9 + 15
@@ -427,13 +433,7 @@ def test_classification_data_has_id_windows_and_integer_tags():
 
 
 def test_feature_windows_use_the_training_suffixes_and_the_processed_words():
-    sentences = conll2000.read_conll(FIXTURE)
-    raw = {"train": sentences[:3], "validation": [], "test": sentences[3:]}
-    corpus = conll2000.prepare_corpus(_in_vocabulary, raw_splits=raw)
-    lookup = {
-        word: index
-        for index, word in enumerate((*conll2000.SPECIAL_TOKENS, *dict.fromkeys(corpus.words())))
-    }
+    corpus, lookup = _fixture_corpus_and_lookup()
     suffixes = corpus.suffix_vocabulary(length=2, min_count=1)
     train_words = [word for word, _ in conll2000.flatten(corpus.splits["train"])]
     assert set(suffixes.suffixes[2:]) == {word_shape.suffix(w, 2) for w in train_words}

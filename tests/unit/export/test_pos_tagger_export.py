@@ -214,19 +214,24 @@ def test_a_service_refuses_inconsistent_vocabularies_and_tags():
 # --- The reloaded export ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """`(reloaded serving_default, in-memory tag function)` of a tiny tagger."""
-    service = _service()
+def _export(service, export_dir) -> str:
+    """Exports `service` as "pos_tagger" under `export_dir`; returns the version's path."""
     samples = np.array([b"the New York rose .", b""], dtype=np.bytes_)
-    path = saved_model.export(
+    return saved_model.export(
         "pos_tagger",
         endpoints=service.endpoints(),
         samples={"serving_default": (samples,)},
         track=[service, service.model],
-        export_dir=tmp_path_factory.mktemp("models"),
+        export_dir=export_dir,
         verify=False,  # The smoke preset verifies in a fresh process; this reloads here.
     )
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """`(reloaded serving_default, in-memory tag function)` of a tiny tagger."""
+    service = _service()
+    path = _export(service, tmp_path_factory.mktemp("models"))
     return tf.saved_model.load(str(path)).signatures["serving_default"], service.tag
 
 
@@ -374,15 +379,7 @@ def test_a_feature_service_needs_its_suffixes_and_a_valid_window():
 def exported_features(tmp_path_factory):
     """`(reloaded serving_default, in-memory service)` of a tiny centred feature tagger."""
     service = _feature_service()
-    samples = np.array([b"the New York rose .", b""], dtype=np.bytes_)
-    path = saved_model.export(
-        "pos_tagger",
-        endpoints=service.endpoints(),
-        samples={"serving_default": (samples,)},
-        track=[service, service.model],
-        export_dir=tmp_path_factory.mktemp("feature_models"),
-        verify=False,
-    )
+    path = _export(service, tmp_path_factory.mktemp("feature_models"))
     return tf.saved_model.load(str(path)).signatures["serving_default"], service
 
 
