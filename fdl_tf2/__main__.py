@@ -146,7 +146,7 @@ def command_run(args: list[str]) -> int:
 
 
 def command_data(args: list[str]) -> int:
-    from fdl_tf2.data import cifar10, conll2000, download, imdb, mnist, paths, text_corpus
+    from fdl_tf2.data import cifar10, conll2000, download, imdb, mnist, multi30k, paths, text_corpus
 
     data_dir = None
     fetch = False
@@ -168,6 +168,7 @@ def command_data(args: list[str]) -> int:
         datasets[corpus] = text_corpus.corpus_files(corpus)
     datasets["conll2000"] = (conll2000.DATASET, conll2000.FILES)  # Chapter 7.
     datasets["imdb"] = (imdb.DATASET, imdb.FILES)
+    datasets["multi30k"] = (multi30k.DATASET, multi30k.FILES)
     status = 0
     for name, (folder, files) in datasets.items():
         missing = download.status(folder, files, data_dir)
