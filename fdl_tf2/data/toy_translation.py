@@ -4,13 +4,13 @@ For the translator's tests and its smoke preset (spec ch06-07 §7: "a rule-based
 ... attention maps then show the reversal of Fig. 7.33"). Each English sentence is
 
     <det> <adjective>* <noun> <verb> <det> <adjective>* <noun> .
-    "the big red dog sees a small cat ."
+    "the big red dog sees a small cat."
 
 and its translation maps every word through a fixed dictionary, with each noun's adjectives
 placed AFTER the noun, in reversed order, as French orders "the European Economic Area" ->
 "la zone économique européenne":
 
-    "le chien rouge grand voit un chat petit ."
+    "le chien rouge grand voit un chat petit."
 
 So a correct translation must reorder words, which a monotone word-by-word model cannot do,
 and the attention of a trained model crosses the diagonal on the adjective spans. Sentences
@@ -50,19 +50,22 @@ def toy_pairs(
 ) -> tuple[list[str], list[str]]:
     """`(english, pseudo_french)`: `num_pairs` aligned sentences, tokens separated by spaces.
 
-    Sentences have 6 to 6 + 2 * max_adjectives tokens (the final "." included), so they fit
+    Sentences have 6 to 6 + 2 * max_adjectives tokens (the final "." included, written without a
+    space before it, as detokenised text), so they fit
     the repository's buckets (every pair goes into (10, 15) or (20, 25) for max_adjectives=3).
     """
     if num_pairs < 0 or max_adjectives < 0:
-        raise ValueError(f"num_pairs and max_adjectives must be >= 0; got {num_pairs}, {max_adjectives}.")
+        raise ValueError(
+            f"num_pairs and max_adjectives must be >= 0; got {num_pairs}, {max_adjectives}."
+        )
     rng = np.random.default_rng(seed)
     english, french = [], []
     for _ in range(num_pairs):
         subject_en, subject_fr = _noun_phrase(rng, max_adjectives)
         object_en, object_fr = _noun_phrase(rng, max_adjectives)
         verb = rng.choice(list(VERBS))
-        english.append(" ".join([*subject_en, verb, *object_en, "."]))
-        french.append(" ".join([*subject_fr, VERBS[verb], *object_fr, "."]))
+        english.append(" ".join([*subject_en, verb, *object_en]) + ".")
+        french.append(" ".join([*subject_fr, VERBS[verb], *object_fr]) + ".")
     return english, french
 
 
@@ -72,7 +75,7 @@ def translate_reference(sentence: str) -> str:
     Raises:
       KeyError: a word outside the toy dictionary.
     """
-    words, output, adjectives = sentence.split(), [], []
+    words, output, adjectives = sentence.removesuffix(".").split() + ["."], [], []
     for word in words:
         if word in ADJECTIVES:
             adjectives.append(ADJECTIVES[word])
@@ -81,4 +84,4 @@ def translate_reference(sentence: str) -> str:
             adjectives = []
         else:
             output.append({**DETERMINERS, **VERBS, ".": "."}[word])
-    return " ".join(output)
+    return " ".join(output[:-1]) + "."

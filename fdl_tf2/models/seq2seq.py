@@ -54,7 +54,8 @@ Losses (`sequence_loss`): the book's weighted `sequence_loss` (per sentence
 `sum_t w_t CE_t / (sum_t w_t + 1e-12)`, then the batch mean; `average="sequence"`) or the mean
 over target tokens (`average="token"`). CE_t is the sampled softmax of
 `tf.nn.sampled_softmax_loss` (log-uniform sampler, which assumes frequency-ordered ids, as the
-vocabularies are) when `0 < num_sampled < Vt`, always in float32; otherwise, and for
+vocabularies are; drawn statelessly, so a resumed run draws the same negatives) when
+`0 < num_sampled < Vt`, always in float32; otherwise, and for
 evaluation, the full softmax. Dev perplexity is teacher-forced, as the book's.
 """
 
@@ -182,7 +183,9 @@ class Seq2SeqAttention(keras.Model):
             self.attention_query = keras.layers.Dense(units, name="attention_w2")
         self.attention_v = None  # v of the additive score, created by `_build_all`.
         self.output_dense = keras.layers.Dense(units, name="attention_output_projection")
-        self.output_projection = keras.layers.Dense(target_vocabulary_size, name="output_projection")
+        self.output_projection = keras.layers.Dense(
+            target_vocabulary_size, name="output_projection"
+        )
         self.dropout = keras.layers.Dropout(dropout, seed=seed)
         self._build_all()
 
@@ -262,10 +265,55 @@ class Seq2SeqAttention(keras.Model):
         context = tf.einsum("bs,bsu->bu", weights, memory.outputs)
         return context, weights
 
+    def embed_targets(self, tokens: tf.Tensor) -> tf.Tensor:
+        """The token half of input feeding: `emb(y) W_e + b` `(..., E)` for tokens `(...)`.
+
+        `input_projection([emb; c])` is `emb W_e + c W_c + b`; the token half does not depend
+        on the recurrence, so teacher forcing computes it for all steps at once.
+        """
+        kernel = self.input_projection.kernel[: self.embedding_size]
+        return tf.matmul(self.target_embedding(tokens), kernel) + self.input_projection.bias
+
+    def recurrence(
+        self,
+        memory: Memory,
+        state: DecoderState,
+        embedded_tokens: tf.Tensor,
+        training: bool = False,
+    ) -> tuple[tf.Tensor, DecoderState, tf.Tensor]:
+        """The recurrent part of one decoder step (steps 1-3 of the module docstring).
+
+        Args:
+          embedded_tokens: `embed_targets` of the previous tokens, `(batch, E)`.
+
+        Returns:
+          `(top output (batch, units), new state, attention weights (batch, source_time))`;
+          the new state's context is `c_t`.
+        """
+        context = state.context
+        if self.attention_kind == "dot_previous":
+            top = tf.nest.flatten(state.cell_states[-1])[0]
+            context, weights = self.attend(memory, top)
+        context_kernel = self.input_projection.kernel[self.embedding_size :]
+        x = self.dropout(embedded_tokens + tf.matmul(context, context_kernel), training=training)
+        new_states = []
+        for cell, cell_state in zip(self.decoder_cells, state.cell_states, strict=True):
+            as_list = [cell_state] if self.cell_kind == "gru" else list(cell_state)
+            x, new_state = cell(x, as_list, training=training)
+            new_states.append(new_state[0] if self.cell_kind == "gru" else list(new_state))
+            x = self.dropout(x, training=training)
+        if self.attention_kind == "additive":
+            context, weights = self.attend(memory, tf.concat(_flat_states(new_states), -1))
+        return x, DecoderState(tuple(new_states), context), weights
+
+    def readout(self, top_outputs: tf.Tensor, contexts: tf.Tensor) -> tf.Tensor:
+        """`o_t = output_dense([top output; c_t])`, `(..., units)` (step 4)."""
+        return self.output_dense(tf.concat([top_outputs, contexts], -1))
+
     def decoder_step(
         self, memory: Memory, state: DecoderState, tokens: tf.Tensor, training: bool = False
     ) -> tuple[tf.Tensor, DecoderState, tf.Tensor]:
-        """One decoder step.
+        """One decoder step, for decoding.
 
         Args:
           memory: the encoded source.
@@ -275,23 +323,8 @@ class Seq2SeqAttention(keras.Model):
         Returns:
           `(output o_t (batch, units), new state, attention weights (batch, source_time))`.
         """
-        embedded = self.target_embedding(tokens)  # (batch, E)
-        context = state.context
-        if self.attention_kind == "dot_previous":
-            top = tf.nest.flatten(state.cell_states[-1])[0]
-            context, weights = self.attend(memory, top)
-        x = self.dropout(self.input_projection(tf.concat([embedded, context], -1)), training=training)
-        new_states = []
-        for cell, cell_state in zip(self.decoder_cells, state.cell_states):
-            as_list = [cell_state] if self.cell_kind == "gru" else list(cell_state)
-            x, new_state = cell(x, as_list, training=training)
-            new_state = new_state[0] if self.cell_kind == "gru" else list(new_state)
-            new_states.append(new_state)
-            x = self.dropout(x, training=training)
-        if self.attention_kind == "additive":
-            context, weights = self.attend(memory, tf.concat(_flat_states(new_states), -1))
-        output = self.output_dense(tf.concat([x, context], -1))
-        return output, DecoderState(tuple(new_states), context), weights
+        top, state, weights = self.recurrence(memory, state, self.embed_targets(tokens), training)
+        return self.readout(top, state.context), state, weights
 
     def logits(self, outputs: tf.Tensor) -> tf.Tensor:
         """Full-vocabulary logits `(..., Vt)` of decoder outputs `(..., units)`, float32."""
@@ -301,6 +334,10 @@ class Seq2SeqAttention(keras.Model):
         self, encoder_inputs: tf.Tensor, decoder_inputs: tf.Tensor, training: bool = False
     ) -> TeacherForced:
         """Runs the decoder on the given inputs (the repository's `feed_previous=False`).
+
+        Only the recurrence runs step by step (a `tf.while_loop` with `maximum_iterations`,
+        so XLA can compile it); the token embeddings and their input projection, and the
+        output projection `o_t`, are computed for all steps at once.
 
         Args:
           encoder_inputs: int32 `(batch, source_time)`.
@@ -313,19 +350,28 @@ class Seq2SeqAttention(keras.Model):
         memory, cell_states = self.encode(encoder_inputs, training=training)
         state = self.initial_state(memory, cell_states)
         steps = tf.shape(decoder_inputs)[1]
-        time_major = tf.transpose(decoder_inputs)  # (target_time, batch)
-        outputs = tf.TensorArray(memory.outputs.dtype, size=steps)
-        attention = tf.TensorArray(memory.outputs.dtype, size=steps)
+        embedded = self.embed_targets(tf.transpose(decoder_inputs))  # (target_time, batch, E)
+        dtype = memory.outputs.dtype
+        tops = tf.TensorArray(dtype, size=steps)
+        contexts = tf.TensorArray(dtype, size=steps)
+        attention = tf.TensorArray(dtype, size=steps)
 
-        def body(t, state, outputs, attention):
-            output, state, weights = self.decoder_step(memory, state, time_major[t], training)
-            return t + 1, state, outputs.write(t, output), attention.write(t, weights)
+        def body(t, state, tops, contexts, attention):
+            top, state, weights = self.recurrence(memory, state, embedded[t], training)
+            return (
+                t + 1, state, tops.write(t, top), contexts.write(t, state.context),
+                attention.write(t, weights),
+            )  # fmt: skip
 
-        _, _, outputs, attention = tf.while_loop(
-            lambda t, *_: t < steps, body, (tf.constant(0), state, outputs, attention)
+        _, _, tops, contexts, attention = tf.while_loop(
+            lambda t, *_: t < steps,
+            body,
+            (tf.constant(0), state, tops, contexts, attention),
+            maximum_iterations=steps,
         )
+        outputs = self.readout(tops.stack(), contexts.stack())  # (target_time, batch, units)
         return TeacherForced(
-            tf.transpose(outputs.stack(), [1, 0, 2]),  # (batch, target_time, units)
+            tf.transpose(outputs, [1, 0, 2]),  # (batch, target_time, units)
             tf.transpose(attention.stack(), [1, 0, 2]),  # (batch, target_time, source_time)
         )
 
@@ -338,13 +384,44 @@ class Seq2SeqAttention(keras.Model):
 # --- Losses -----------------------------------------------------------------------------------
 
 
+def log_uniform_candidates(
+    labels: tf.Tensor, num_sampled: int, num_classes: int, seed
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Stateless log-uniform (Zipfian) negatives: `tf.nn.sampled_softmax_loss`'s `sampled_values`.
+
+    TF's default sampler draws `P(k) = log((k + 2) / (k + 1)) / log(V + 1)` from a stateful
+    kernel, so a run resumed from a checkpoint would draw other negatives than the run that
+    never stopped. Here the `num_sampled` candidates are drawn with replacement (TF's
+    `unique=False`) by inverse CDF from stateless uniforms seeded by `seed`, a `(2,)` int
+    tensor such as `(config seed, optimizer step)`: exactly reproducible.
+
+    Args:
+      labels: int64 `(n, 1)`, the true classes.
+
+    Returns:
+      `(sampled int64 (num_sampled,), true_expected_count (n, 1), sampled_expected_count
+      (num_sampled,))`, the expected counts being `num_sampled * P(k)`.
+    """
+    log_range = tf.math.log(float(num_classes) + 1.0)
+    uniforms = tf.random.stateless_uniform([num_sampled], seed=seed, dtype=tf.float32)
+    sampled = tf.cast(tf.floor(tf.exp(uniforms * log_range)), tf.int64) - 1
+    sampled = tf.clip_by_value(sampled, 0, num_classes - 1)
+
+    def expected_count(classes):
+        classes = tf.cast(classes, tf.float32)
+        probability = (tf.math.log(classes + 2.0) - tf.math.log(classes + 1.0)) / log_range
+        return num_sampled * probability
+
+    return sampled, expected_count(labels), expected_count(sampled)
+
+
 def token_cross_entropy(
     model: Seq2SeqAttention,
     outputs: tf.Tensor,
     targets: tf.Tensor,
     *,
     num_sampled: int = 0,
-    seed: int | None = None,
+    seed=(0, 0),
 ) -> tf.Tensor:
     """Cross-entropy of every target token, float32 `(batch, target_time)`.
 
@@ -352,20 +429,24 @@ def token_cross_entropy(
       outputs: `(batch, target_time, units)` decoder outputs.
       targets: int32 `(batch, target_time)`.
       num_sampled: > 0 and < Vt: the sampled softmax with that many log-uniform negatives
-        (training; the repository's 512); otherwise the full softmax.
+        (training; the repository's 512), accidental hits removed; otherwise the full softmax.
+      seed: `(2,)` ints, the stateless seed of the negatives (`log_uniform_candidates`).
     """
     shape = tf.shape(targets)
     if 0 < num_sampled < model.target_vocabulary_size:
         kernel, bias = model.projection_weights
         flat_outputs = tf.reshape(tf.cast(outputs, tf.float32), [-1, model.units])
+        labels = tf.reshape(tf.cast(targets, tf.int64), [-1, 1])
         losses = tf.nn.sampled_softmax_loss(
             weights=tf.transpose(tf.cast(kernel, tf.float32)),  # (Vt, units)
             biases=tf.cast(bias, tf.float32),
-            labels=tf.reshape(tf.cast(targets, tf.int64), [-1, 1]),
+            labels=labels,
             inputs=flat_outputs,
             num_sampled=num_sampled,
             num_classes=model.target_vocabulary_size,
-            seed=seed,
+            sampled_values=log_uniform_candidates(
+                labels, num_sampled, model.target_vocabulary_size, seed
+            ),
         )
         return tf.reshape(losses, shape)
     return tf.nn.sparse_softmax_cross_entropy_with_logits(targets, model.logits(outputs))

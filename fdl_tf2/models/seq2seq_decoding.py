@@ -60,6 +60,15 @@ def length_penalty(lengths: tf.Tensor, length_penalty: float | str = 0.0) -> tf.
     return ((5.0 + lengths) / 6.0) ** float(length_penalty)
 
 
+def _keep_shapes(new_values: tuple, old_values: tuple) -> tuple:
+    """Loop variables with their entry shapes (a static batch size must survive the loop)."""
+
+    def keep(new, old):
+        return tf.ensure_shape(new, old.shape) if isinstance(old, tf.Tensor) else new
+
+    return tf.nest.map_structure(keep, new_values, old_values)
+
+
 def _log_probs(model: seq2seq.Seq2SeqAttention, outputs: tf.Tensor) -> tf.Tensor:
     return tf.nn.log_softmax(model.logits(outputs), axis=-1)  # (rows, Vt), float32
 
@@ -85,7 +94,10 @@ def greedy_decode(
     attention = tf.TensorArray(tf.float32, size=max_length, element_shape=[None, None])
     finished = tf.zeros([batch], tf.bool)
 
-    def body(t, previous, state, finished, lengths, scores, tokens, attention):
+    def body(*loop_vars):
+        return _keep_shapes(greedy_body(*loop_vars), loop_vars)
+
+    def greedy_body(t, previous, state, finished, lengths, scores, tokens, attention):
         output, state, weights = model.decoder_step(memory, state, previous)
         log_probs = _log_probs(model, output)  # (batch, Vt)
         chosen = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
@@ -107,8 +119,14 @@ def greedy_decode(
         ),
         body,
         (
-            tf.constant(0), tf.fill([batch], go_id), state, finished, tf.zeros([batch], tf.int32),
-            tf.zeros([batch], tf.float32), tokens, attention,
+            tf.constant(0),
+            tf.fill([batch], go_id),
+            state,
+            finished,
+            tf.zeros([batch], tf.int32),
+            tf.zeros([batch], tf.float32),
+            tokens,
+            attention,
         ),  # fmt: skip
     )
     steps = tokens.size()
@@ -156,7 +174,9 @@ def beam_decode(
     source_time = tf.shape(encoder_inputs)[1]
     rows = batch * beam_size
     memory = seq2seq.Memory(*(_tile(t, beam_size) for t in memory))
-    state = model.initial_state(memory, tf.nest.map_structure(lambda t: _tile(t, beam_size), cell_states))
+    state = model.initial_state(
+        memory, tf.nest.map_structure(lambda t: _tile(t, beam_size), cell_states)
+    )
     max_length = tf.convert_to_tensor(max_length, tf.int32)
     # Only hypothesis 0 is alive at the start, so the first expansion has no duplicates.
     first = tf.one_hot(0, beam_size, on_value=0.0, off_value=-float("inf"))
@@ -165,7 +185,10 @@ def beam_decode(
     attention = tf.zeros([batch, beam_size, max_length, source_time], tf.float32)
     stay = tf.one_hot(PAD_ID, vocabulary, on_value=0.0, off_value=-float("inf"))  # (Vt,)
 
-    def body(t, previous, state, finished, lengths, scores, history, attention):
+    def body(*loop_vars):
+        return _keep_shapes(beam_body(*loop_vars), loop_vars)
+
+    def beam_body(t, previous, state, finished, lengths, scores, history, attention):
         output, state, weights = model.decoder_step(memory, state, tf.reshape(previous, [rows]))
         log_probs = tf.reshape(_log_probs(model, output), [batch, beam_size, vocabulary])
         log_probs = tf.where(finished[:, :, None], stay, log_probs)
@@ -182,11 +205,14 @@ def beam_decode(
         state = tf.nest.map_structure(lambda s: tf.gather(s, rows_index), state)
         at_t = tf.one_hot(t, max_length, dtype=tf.int32)  # (max_length,)
         history = tf.gather(history, parents, batch_dims=1) * (1 - at_t) + chosen[..., None] * at_t
-        weights = tf.reshape(tf.gather(tf.cast(weights, tf.float32), rows_index), [batch, beam_size, -1])
+        weights = tf.reshape(
+            tf.gather(tf.cast(weights, tf.float32), rows_index), [batch, beam_size, -1]
+        )
         weights = tf.where(was_finished[..., None], 0.0, weights)
         at_t = tf.cast(at_t, tf.float32)[:, None]  # (max_length, 1)
         attention = (
-            tf.gather(attention, parents, batch_dims=1) * (1.0 - at_t) + weights[:, :, None, :] * at_t
+            tf.gather(attention, parents, batch_dims=1) * (1.0 - at_t)
+            + weights[:, :, None, :] * at_t
         )
         return t + 1, chosen, state, finished, lengths, scores, history, attention
 
@@ -196,9 +222,14 @@ def beam_decode(
         ),
         body,
         (
-            tf.constant(0), tf.fill([batch, beam_size], go_id), state,
-            tf.zeros([batch, beam_size], tf.bool), tf.zeros([batch, beam_size], tf.int32),
-            scores, history, attention,
+            tf.constant(0),
+            tf.fill([batch, beam_size], go_id),
+            state,
+            tf.zeros([batch, beam_size], tf.bool),
+            tf.zeros([batch, beam_size], tf.int32),
+            scores,
+            history,
+            attention,
         ),  # fmt: skip
     )
     normalized = scores / length_penalty(lengths, length_penalty_alpha)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from fdl_tf2.training.checkpoint import Checkpointer
@@ -81,8 +82,8 @@ class DecayOnPlateau(tf.Module):
     """`on_eval` hook: multiplies the learning rate by `factor` on a plateau.
 
     A plateau is `patience` evaluations in a row whose `monitor` is not below the best of the
-    evaluations before them; the book's NMT rule (Chapter 7) is `factor=0.99, patience=3` on
-    the loss. After a decay the count starts again. State is in variables (checkpoint it).
+    evaluations before them. After a decay the count starts again. State is in variables
+    (checkpoint it). The book's NMT rule is a different one: `DecayAboveRecentMax`.
 
     Raises:
       ValueError: the optimizer's learning rate is a schedule (it cannot be assigned).
@@ -120,6 +121,51 @@ class DecayOnPlateau(tf.Module):
             self.optimizer.learning_rate.assign(rate)
             self.waited.assign(0)
             self.decays.assign_add(1)
+
+
+class DecayAboveRecentMax(tf.Module):
+    """`on_eval` hook: the book's NMT rule (Chapter 7, `translate.py`, seed lines 4357-4489).
+
+    After each checkpoint interval, `if len(previous_losses) > 2 and loss >
+    max(previous_losses[-3:])`: the learning rate is multiplied by `factor` (0.99); then the
+    loss joins `previous_losses`. `monitor` names the evaluation value compared, by default
+    "train_cost", the interval's mean training loss, as in the book. The last `window` values
+    are variables (checkpoint the hook), so a resumed run applies the rule as if it had never
+    stopped.
+
+    Raises:
+      ValueError: the optimizer's learning rate is a schedule (it cannot be assigned).
+    """
+
+    def __init__(
+        self,
+        optimizer: keras.optimizers.Optimizer,
+        *,
+        factor: float = 0.99,
+        window: int = 3,
+        monitor: str = "train_cost",
+    ):
+        super().__init__(name="decay_above_recent_max")
+        if has_schedule(optimizer):
+            raise ValueError("DecayAboveRecentMax needs a constant learning rate, not a schedule.")
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must be in (0, 1), got {factor}.")
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}.")
+        self.optimizer, self.factor, self.window, self.monitor = optimizer, factor, window, monitor
+        self.recent = tf.Variable(tf.zeros([window], tf.float64), trainable=False)
+        self.seen = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.decays = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def __call__(self, step: int, evaluation: Mapping[str, float]) -> None:
+        value = float(evaluation[self.monitor])
+        recent = self.recent.numpy()
+        # The book needs more than `window` previous losses (`len(previous_losses) > 2`).
+        if int(self.seen) >= self.window and value > recent.max():
+            self.optimizer.learning_rate.assign(learning_rate(self.optimizer) * self.factor)
+            self.decays.assign_add(1)
+        self.recent.assign(np.append(recent[1:], value))
+        self.seen.assign_add(1)
 
 
 def step_line(report: Mapping[str, Any]) -> str:
@@ -165,7 +211,8 @@ def train(
       evaluate: `step -> metrics`, called every `eval_every` steps and at the end.
       eval_every: steps between evaluations (and interval reports); 0 means `steps_per_epoch`,
         or only at the end when that is 0 too.
-      on_eval: hooks `(step, evaluation) -> stop?`, called after each evaluation in order.
+      on_eval: hooks `(step, evaluation) -> stop?`, called after each evaluation in order;
+        `evaluation` holds the validation metrics and the training means as `train_<name>`.
       steps_per_epoch: > 0 adds `epoch` to every record (a logging view only).
       histogram_every: evaluations between weight histograms; 0 disables them.
       examples_per_step: > 0 also logs examples/s.
@@ -276,8 +323,12 @@ def train(
                 if histogram_every and evaluations % histogram_every == 0:
                     run_log.histograms(step, train_step.model)
                 stop = False
+                # Hooks see the validation metrics (the training means when there are none),
+                # and the training means as "train_<name>".
+                seen = {f"train_{name}": value for name, value in report["train"].items()}
+                seen.update(report.get("validation", report["train"]))
                 for hook in hooks:  # Every hook runs, even after one asked to stop.
-                    stop = bool(hook(step, report.get("validation", report["train"]))) or stop
+                    stop = bool(hook(step, seen)) or stop
                 checkpointer.save(step)
                 checkpointer.stop_if_interrupted(step, resume_hint)
                 if stop:

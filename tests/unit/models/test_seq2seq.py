@@ -135,9 +135,24 @@ def test_sampled_softmax_with_all_classes_is_the_full_softmax():
     for num_sampled in (TARGET_VOCABULARY, 10 * TARGET_VOCABULARY):
         fallback = seq2seq.token_cross_entropy(model, outputs, targets, num_sampled=num_sampled)
         np.testing.assert_allclose(fallback.numpy(), full.numpy(), rtol=1e-6)
-    sampled = seq2seq.token_cross_entropy(model, outputs, targets, num_sampled=5, seed=1)
-    assert sampled.shape == full.shape
-    assert np.all(sampled.numpy() <= full.numpy() + 1e-4)  # fewer negatives: a smaller loss
+    sampled = seq2seq.token_cross_entropy(model, outputs, targets, num_sampled=5, seed=(1, 7))
+    assert sampled.shape == full.shape and np.all(np.isfinite(sampled.numpy()))
+    again = seq2seq.token_cross_entropy(model, outputs, targets, num_sampled=5, seed=(1, 7))
+    np.testing.assert_array_equal(sampled.numpy(), again.numpy())  # Stateless: reproducible.
+    other = seq2seq.token_cross_entropy(model, outputs, targets, num_sampled=5, seed=(1, 8))
+    assert not np.array_equal(sampled.numpy(), other.numpy())
+
+
+def test_log_uniform_candidates_follow_zipf():
+    labels = tf.constant([[0], [9]], tf.int64)
+    sampled, true_count, sampled_count = seq2seq.log_uniform_candidates(labels, 200_000, 10, (3, 4))
+    frequencies = np.bincount(sampled.numpy(), minlength=10) / 200_000
+    expected = np.log(np.arange(2, 12) / np.arange(1, 11)) / np.log(11)
+    np.testing.assert_allclose(frequencies, expected, atol=0.004)
+    np.testing.assert_allclose(true_count.numpy()[:, 0], 200_000 * expected[[0, 9]], rtol=1e-5)
+    np.testing.assert_allclose(
+        sampled_count.numpy(), 200_000 * expected[sampled.numpy()], rtol=1e-5
+    )
 
 
 def test_sequence_loss_weighting():
@@ -163,7 +178,10 @@ def test_training_reduces_the_loss_on_a_copy_task():
     def step():
         with tf.GradientTape() as tape:
             outputs = model.teacher_forced(encoder, decoder, training=True).outputs
-            losses = seq2seq.token_cross_entropy(model, outputs, targets, num_sampled=8)
+            seed = tf.stack(
+                [tf.constant(0, tf.int64), tf.cast(optimizer.iterations.value, tf.int64)]
+            )
+            losses = seq2seq.token_cross_entropy(model, outputs, targets, num_sampled=8, seed=seed)
             total, count = seq2seq.sequence_loss(losses, weights)
             loss = total / count
         grads = tape.gradient(loss, model.trainable_variables)
@@ -195,11 +213,15 @@ def reference_hypotheses(model, sources, beam_size, max_length, alpha=0.0):
     results = []
     for sentence in range(sources.shape[0]):
         row, step_fn = python_step_fn(model, sentence, memory)
-        states = tf.nest.map_structure(lambda t: t[sentence : sentence + 1], cell_states)
+        states = tf.nest.map_structure(lambda t, i=sentence: t[i : i + 1], cell_states)
         results.append(
             beam_search.beam_search(
-                step_fn, model.initial_state(row, states), beam_size, max_length,
-                eos_id=seq2seq_decoding.EOS_ID, start_token=seq2seq_decoding.GO_ID,
+                step_fn,
+                model.initial_state(row, states),
+                beam_size,
+                max_length,
+                eos_id=seq2seq_decoding.EOS_ID,
+                start_token=seq2seq_decoding.GO_ID,
                 length_penalty=alpha,
             )  # fmt: skip
         )
@@ -237,7 +259,9 @@ def test_beam_matches_the_python_beam_search(sharp_model, beam_size, alpha):
         for rank, hypothesis in enumerate(hypotheses):
             length = int(decoded.lengths[sentence, rank])
             assert tuple(decoded.tokens.numpy()[sentence, rank, :length]) == hypothesis.tokens
-            assert float(decoded.scores[sentence, rank]) == pytest.approx(hypothesis.score, rel=1e-4)
+            assert float(decoded.scores[sentence, rank]) == pytest.approx(
+                hypothesis.score, rel=1e-4
+            )
             assert float(decoded.normalized_scores[sentence, rank]) == pytest.approx(
                 hypothesis.normalized_score, rel=1e-4
             )

@@ -608,3 +608,34 @@ def test_two_endpoint_export_reloads_in_a_fresh_process(tmp_path):
     assert "- `decode`: inputs `code`: float32 [None, 2]; outputs `reconstruction`" in readme
 
     # A wrong expectation failing verification is tested in tests/unit/export/.
+
+
+def test_book_nmt_rule_decays_when_the_loss_exceeds_the_max_of_the_last_three(tmp_path):
+    """translate.py: `if len(previous_losses) > 2 and loss > max(previous_losses[-3:])`."""
+    losses = [5.0, 4.0, 4.5, 4.6, 4.7, 3.0, 3.1, 3.2, 3.15, 4.9]
+    previous, expected_rates, rate = [], [], 0.5
+    for loss in losses:  # The book's rule, written out.
+        if len(previous) > 2 and loss > max(previous[-3:]):
+            rate *= 0.99
+        previous.append(loss)
+        expected_rates.append(rate)
+    # 4.6 is not above max(5, 4, 4.5); 4.7 is above max(4, 4.5, 4.6); 4.9 above 3.2.
+    assert expected_rates.count(0.5) == 4 and expected_rates[-1] == pytest.approx(0.5 * 0.99**2)
+    optimizer = keras.optimizers.SGD(0.5)
+    hook = loop.DecayAboveRecentMax(optimizer)
+    rates = []
+    for index, loss in enumerate(losses[:5]):
+        hook(200 * (index + 1), {"train_cost": loss, "cost": 99.0})  # "cost" is not read.
+        rates.append(loop.learning_rate(optimizer))
+    # A restored copy continues exactly: the state is in variables.
+    path = tf.train.Checkpoint(hook=hook).write(str(tmp_path / "hook"))
+    restored = loop.DecayAboveRecentMax(optimizer)
+    tf.train.Checkpoint(hook=restored).read(path).assert_consumed()
+    for index, loss in enumerate(losses[5:]):
+        restored(200 * (index + 6), {"train_cost": loss})
+        rates.append(loop.learning_rate(optimizer))
+    assert rates == pytest.approx(expected_rates, rel=1e-6)
+    assert int(hook.decays) == 1 and int(restored.decays) == 2
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)
+    with pytest.raises(ValueError, match="schedule"):
+        loop.DecayAboveRecentMax(keras.optimizers.SGD(schedule))
