@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
-        ch01 ch02 ch03 ch04 ch05 ch05-long ch06 ch06-long ch07 bench-convnets
+        ch01 ch02 ch03 ch04 ch05 ch05-long ch06 ch06-long ch07 ch07-long bench-convnets
 
 help:            ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -136,15 +136,23 @@ ch06-long:       install ## Chapter 6 acceptance runs: autoencoders with 2 and 3
 	$(PY) -m fdl_tf2 run ch06.autoencoder_mnist --config=cpu --n_code=30 $(ARGS)
 	$(PY) -m fdl_tf2 run ch06.denoising_autoencoder --config=cpu $(ARGS)
 
-ch07:            install ## Chapter 7 in minutes: parsing, beam search, RNN basics, POS tagger, IMDB LSTM (quick).
+ch07:            install ## Chapter 7 in minutes: parsing, beam search, RNN basics, POS tagger, IMDB LSTM and NMT (quick).
 	$(PY) -m fdl_tf2 run ch07.parsing_beam_search --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch07.rnn_basics --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch07.pos_tagger --config=$(CONFIG) $(ARGS)
 	$(PY) -m fdl_tf2 run ch07.lstm_sentiment --config=quick $(ARGS)
+	$(PY) -m fdl_tf2 run ch07.translation --config=quick $(ARGS)
 	@echo "Chapter 7 long runs (2-core CPU; see experiments/README.md for measured times):"
+	@echo "  make ch07-long    the POS tagger (cpu_features), IMDB LSTM and en->fr translator (cpu)"
+	@echo "  python -m fdl_tf2 run ch07.translation --config=cpu --source_language=de --target_language=en"
 	@echo "  python -m fdl_tf2 run ch07.lstm_sentiment --config=cpu   the IMDB acceptance run"
 	@echo "  python -m fdl_tf2 run ch07.pos_tagger --config=window5   the 5-word-window tagger"
 	@echo "  python -m fdl_tf2 run ch07.pos_tagger --config=book --epochs=2 --export=False"
+
+ch07-long:       install ## Chapter 7 acceptance runs: POS tagger with features, IMDB LSTM, en->fr translator.
+	$(PY) -m fdl_tf2 run ch07.pos_tagger --config=cpu_features $(ARGS)
+	$(PY) -m fdl_tf2 run ch07.lstm_sentiment --config=cpu $(ARGS)
+	$(PY) -m fdl_tf2 run ch07.translation --config=cpu $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info

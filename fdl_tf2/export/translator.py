@@ -24,8 +24,9 @@ Everything runs in the graph, for a batch of UTF-8 strings `(batch,)`:
 Outputs: `translations` strings `(batch,)`, `scores` float32 `(batch,)` (the length-normalised
 log-probability used for ranking), `log_probabilities` float32 `(batch,)` (the raw sum),
 `lengths` int32 `(batch,)` (target tokens, EOS excluded), `truncated` bool `(batch,)`, and with
-`attention=True` `attention` float32 `(batch, max_output_tokens, source_tokens)` (rows are
-target tokens, columns the source tokens in reading order, not reversed).
+`attention=True` (the `translate_with_attention` signature) `attention` float32 `(batch,
+max_output_tokens, source_tokens)` (rows are target tokens, columns the source tokens in
+reading order, not reversed; zero past each sentence's lengths).
 
 An empty or all-white-space string has no source token: the encoder state stays zero and the
 attention context is zero, and the decoder's unconditional translation comes out (defined, not
@@ -41,6 +42,7 @@ from fdl_tf2.models import seq2seq, seq2seq_decoding
 
 INPUT_NAME = "sentences"
 TRANSLATE_KEY = "translate"
+ATTENTION_KEY = "translate_with_attention"
 
 
 class TranslatorService(tf.Module):
@@ -159,11 +161,19 @@ class TranslatorService(tf.Module):
             outputs["attention"] = tf.reverse(weights, axis=[2]) if self.reverse_source else weights
         return outputs
 
-    def endpoints(self, attention: bool = False) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
-        """`translate` and `serving_default` (the same function) for `saved_model.export`."""
+    def endpoints(self) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
+        """For `saved_model.export`: `translate` and `serving_default` (the same function), and
+        `translate_with_attention`, which adds the `attention` output."""
         spec = [tf.TensorSpec([None], tf.string, name=INPUT_NAME)]
 
         def endpoint(sentences):
-            return self.translate(sentences, attention=attention)
+            return self.translate(sentences)
 
-        return {TRANSLATE_KEY: (endpoint, spec), "serving_default": (endpoint, spec)}
+        def with_attention(sentences):
+            return self.translate(sentences, attention=True)
+
+        return {
+            TRANSLATE_KEY: (endpoint, spec),
+            "serving_default": (endpoint, spec),
+            ATTENTION_KEY: (with_attention, spec),
+        }

@@ -132,3 +132,30 @@ def test_an_interrupted_run_resumes_exactly_and_decodes_interactively(tmp_path, 
     _, *answers, last = output.getvalue().split("> ")
     assert decoded["decoded_with"].endswith("ckpt-40")
     assert len(answers) == 2 and all(a.strip() for a in answers) and last == ""
+
+
+def test_book_training_rule_follows_the_logged_losses(tmp_path):
+    """SGD 0.5 with the book's decay: each interval's rate follows from the costs logged before."""
+    config = _preset(
+        "smoke",
+        "--optimizer=sgd",
+        "--lr_schedule=book_decay",
+        "--learning_rate=0.5",
+        "--num_steps=120",
+        "--steps_per_checkpoint=3",
+        "--batch_size=4",  # Noisy interval losses: the rule fires a few times.
+        "--export=False",
+        "--bleu_sentences=4",
+        f"--workdir={tmp_path / 'run'}",
+    )
+    experiment.main(config)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    train = [r for r in map(json.loads, lines) if r["split"] == "train"]
+    assert len(train) == 40
+    rate, previous = 0.5, []
+    for record in train:  # The rate of an interval is the one set after the interval before.
+        assert record["learning_rate"] == pytest.approx(rate, rel=1e-6)
+        if len(previous) > 2 and record["cost"] > max(previous[-3:]):
+            rate *= 0.99
+        previous.append(record["cost"])
+    assert rate < 0.5 * 0.99  # At least two decays were checked.

@@ -142,6 +142,13 @@ def test_reloaded_export_reproduces_the_service(exported):
         assert outputs["translations"].numpy().tolist() == expected["translations"].numpy().tolist()
         np.testing.assert_allclose(outputs["scores"].numpy(), expected["scores"].numpy(), rtol=1e-5)
         assert outputs["truncated"].numpy().tolist() == [False] * 3 + [True, False, False, True]
+    with_attention = loaded.signatures[translator_export.ATTENTION_KEY](
+        sentences=tf.constant(batch)
+    )
+    expected = service.translate(tf.constant(batch), attention=True)
+    np.testing.assert_allclose(
+        with_attention["attention"].numpy(), expected["attention"].numpy(), atol=1e-6
+    )
 
 
 def test_reloaded_export_refuses_wrong_dtypes_and_ranks(exported):
