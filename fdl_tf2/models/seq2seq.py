@@ -387,31 +387,57 @@ class Seq2SeqAttention(keras.Model):
 def log_uniform_candidates(
     labels: tf.Tensor, num_sampled: int, num_classes: int, seed
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Stateless log-uniform (Zipfian) negatives: `tf.nn.sampled_softmax_loss`'s `sampled_values`.
+    """Stateless, unique log-uniform (Zipfian) negatives for `tf.nn.sampled_softmax_loss`.
 
-    TF's default sampler draws `P(k) = log((k + 2) / (k + 1)) / log(V + 1)` from a stateful
-    kernel, so a run resumed from a checkpoint would draw other negatives than the run that
-    never stopped. Here the `num_sampled` candidates are drawn with replacement (TF's
-    `unique=False`) by inverse CDF from stateless uniforms seeded by `seed`, a `(2,)` int
-    tensor such as `(config seed, optimizer step)`: exactly reproducible.
+    TF's default sampler (`unique=True`, the repository's) draws ids from
+    `P(k) = log((k + 2) / (k + 1)) / log(V + 1)` until `num_sampled` distinct ones came up,
+    from a stateful kernel: a run resumed from a checkpoint would draw other negatives than the
+    run that never stopped. Here the same distinct-draw distribution comes from stateless
+    Gumbel noise seeded by `seed` (a `(2,)` int tensor such as `(config seed, optimizer
+    step)`): the `num_sampled` largest `log P(k) + Gumbel` are a sample without replacement
+    in proportion to P. Unique candidates matter: `compute_accidental_hits` masks only one
+    copy of a true class among the candidates, so with repeats the true class would stay in
+    the softmax's denominator.
+
+    Expected counts are TF's for unique sampling, `1 - (1 - P(k))^T`, where T, the number of
+    draws TF would have needed, is the T at which the expected number of distinct ids equals
+    `num_sampled` (`sum_k 1 - (1 - P(k))^T = num_sampled`, solved by bisection on log T).
 
     Args:
       labels: int64 `(n, 1)`, the true classes.
 
     Returns:
       `(sampled int64 (num_sampled,), true_expected_count (n, 1), sampled_expected_count
-      (num_sampled,))`, the expected counts being `num_sampled * P(k)`.
+      (num_sampled,))`.
     """
-    log_range = tf.math.log(float(num_classes) + 1.0)
-    uniforms = tf.random.stateless_uniform([num_sampled], seed=seed, dtype=tf.float32)
-    sampled = tf.cast(tf.floor(tf.exp(uniforms * log_range)), tf.int64) - 1
-    sampled = tf.clip_by_value(sampled, 0, num_classes - 1)
+    if not 0 < num_sampled < num_classes:
+        raise ValueError(f"num_sampled must be in (0, {num_classes}), got {num_sampled}.")
+    classes = tf.range(num_classes, dtype=tf.float64)
+    log_range = tf.math.log(tf.constant(num_classes + 1.0, tf.float64))
+    probabilities = (tf.math.log(classes + 2.0) - tf.math.log(classes + 1.0)) / log_range
+    # (V,), float64: 1 - P(k) is close to 1.
+    uniforms = tf.random.stateless_uniform(
+        [num_classes], seed=seed, minval=1e-20, maxval=1.0, dtype=tf.float64
+    )
+    gumbel = -tf.math.log(-tf.math.log(uniforms))
+    _, sampled = tf.math.top_k(tf.math.log(probabilities) + gumbel, k=num_sampled)
+    log_keep = tf.math.log1p(-probabilities)  # log(1 - P(k))
 
-    def expected_count(classes):
-        classes = tf.cast(classes, tf.float32)
-        probability = (tf.math.log(classes + 2.0) - tf.math.log(classes + 1.0)) / log_range
-        return num_sampled * probability
+    def distinct(log_tries):  # Expected number of distinct ids after exp(log_tries) draws.
+        return tf.reduce_sum(-tf.math.expm1(tf.exp(log_tries) * log_keep))
 
+    low = tf.math.log(tf.constant(float(num_sampled), tf.float64))  # >= num_sampled draws
+    high = tf.constant(60.0, tf.float64)  # e^60 draws: every id has come up.
+    for _ in range(60):  # Bisection: the interval shrinks to 2^-60 of its width.
+        middle = (low + high) / 2.0
+        enough = distinct(middle) >= num_sampled
+        low, high = tf.where(enough, low, middle), tf.where(enough, middle, high)
+    tries = tf.exp((low + high) / 2.0)
+
+    def expected_count(ids):
+        return tf.cast(-tf.math.expm1(tries * tf.gather(log_keep, ids)), tf.float32)
+
+    sampled = tf.cast(sampled, tf.int64)
     return sampled, expected_count(labels), expected_count(sampled)
 
 

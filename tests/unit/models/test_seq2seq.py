@@ -143,16 +143,37 @@ def test_sampled_softmax_with_all_classes_is_the_full_softmax():
     assert not np.array_equal(sampled.numpy(), other.numpy())
 
 
-def test_log_uniform_candidates_follow_zipf():
+def test_log_uniform_candidates_are_unique_and_match_tf_expected_counts():
     labels = tf.constant([[0], [9]], tf.int64)
-    sampled, true_count, sampled_count = seq2seq.log_uniform_candidates(labels, 200_000, 10, (3, 4))
-    frequencies = np.bincount(sampled.numpy(), minlength=10) / 200_000
-    expected = np.log(np.arange(2, 12) / np.arange(1, 11)) / np.log(11)
-    np.testing.assert_allclose(frequencies, expected, atol=0.004)
-    np.testing.assert_allclose(true_count.numpy()[:, 0], 200_000 * expected[[0, 9]], rtol=1e-5)
+    sampled, true_count, sampled_count = seq2seq.log_uniform_candidates(labels, 4, 10, (3, 4))
+    assert len(set(sampled.numpy().tolist())) == 4  # Unique: no repeated true class.
+    # TF's own unique sampler with the same arguments: its expected counts use the number of
+    # draws it needed; ours the number expected. The first-drawn distribution must agree.
+    probabilities = np.log(np.arange(2, 12) / np.arange(1, 11)) / np.log(11)
+    tries = np.log(1 - np.clip(sampled_count.numpy(), 0, 1 - 1e-12))
+    tries = tries / np.log1p(-probabilities[sampled.numpy()])
+    np.testing.assert_allclose(tries, tries[0], rtol=1e-5)  # One T for every id.
+    distinct = np.sum(1 - (1 - probabilities) ** tries[0])
+    assert distinct == pytest.approx(4.0, rel=1e-6)
     np.testing.assert_allclose(
-        sampled_count.numpy(), 200_000 * expected[sampled.numpy()], rtol=1e-5
+        true_count.numpy()[:, 0], 1 - (1 - probabilities[[0, 9]]) ** tries[0], rtol=1e-5
     )
+    # Frequencies: over many seeds, how often each id is among the candidates equals TF's
+    # unique sampler's (estimated from its own kernel) within sampling noise.
+    rounds = 2000
+    ours = tf.function(lambda s: seq2seq.log_uniform_candidates(labels, 4, 10, [s, 1])[0])
+    theirs = tf.function(
+        lambda: (
+            tf.random.log_uniform_candidate_sampler(
+                labels, 1, 4, unique=True, range_max=10, seed=5
+            ).sampled_candidates
+        )
+    )  # A stateful op: a new draw at every call.
+    hits = np.bincount(
+        np.concatenate([ours(tf.constant(i, tf.int64)) for i in range(rounds)]), minlength=10
+    )
+    tf_hits = np.bincount(np.concatenate([theirs() for _ in range(rounds)]), minlength=10)
+    np.testing.assert_allclose(hits / rounds, tf_hits / rounds, atol=0.05)
 
 
 def test_sequence_loss_weighting():
