@@ -58,12 +58,13 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) ## Engine vs Keras fit vs PyTorch: ch03 MLP, ch05 convnets, ch06 autoencoder, ch07 sentiment LSTM; skip-gram vs gensim.
+bench: $(BENCH_STAMP) ## Engine vs Keras fit vs PyTorch: ch03 MLP, ch05 convnets, ch06 autoencoder, ch07 sentiment LSTM and NMT; skip-gram vs gensim.
 	$(PY) benchmarks/bench_mlp.py $(ARGS)
 	$(PY) benchmarks/bench_convnets.py $(ARGS)
 	$(PY) benchmarks/bench_autoencoder.py $(ARGS)
 	$(PY) benchmarks/bench_skipgram.py $(ARGS)
 	$(PY) benchmarks/bench_sentiment.py $(ARGS)
+	$(PY) benchmarks/bench_translation.py $(ARGS)
 
 bench-convnets: $(BENCH_STAMP) ## Only the ch05 convnets (e.g. ARGS="--models cifar --steps 50").
 	$(PY) benchmarks/bench_convnets.py $(ARGS)

@@ -62,6 +62,7 @@ evaluation, the full softmax. Dev perplexity is teacher-forced, as the book's.
 from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 CELLS = ("gru", "lstm")
@@ -382,6 +383,32 @@ class Seq2SeqAttention(keras.Model):
 
 
 # --- Losses -----------------------------------------------------------------------------------
+
+
+def log_uniform_probabilities(num_classes: int) -> np.ndarray:
+    """`P(k) = log((k + 2) / (k + 1)) / log(V + 1)`, float64 `(V,)`: TF's log-uniform sampler."""
+    classes = np.arange(num_classes, dtype=np.float64)
+    return np.log1p(1.0 / (classes + 1.0)) / np.log(num_classes + 1.0)
+
+
+def unique_sampling_expected_counts(num_classes: int, num_sampled: int) -> np.ndarray:
+    """`log_uniform_candidates`' expected counts in NumPy, float64 `(V,)`: `1 - (1 - P)^T`.
+
+    T is the number of draws at which the expected number of distinct ids equals
+    `num_sampled`, `sum_k 1 - (1 - P(k))^T = num_sampled`, solved by bisection on log T (TF
+    uses the number of draws it actually took, which varies around T).
+    """
+    if not 0 < num_sampled < num_classes:
+        raise ValueError(f"num_sampled must be in (0, {num_classes}), got {num_sampled}.")
+    log_keep = np.log1p(-log_uniform_probabilities(num_classes))  # log(1 - P(k))
+    low, high = np.log(num_sampled), 60.0  # e^60 draws: every id has come up.
+    for _ in range(100):
+        middle = (low + high) / 2.0
+        if np.sum(-np.expm1(np.exp(middle) * log_keep)) >= num_sampled:
+            high = middle
+        else:
+            low = middle
+    return -np.expm1(np.exp((low + high) / 2.0) * log_keep)
 
 
 def log_uniform_candidates(

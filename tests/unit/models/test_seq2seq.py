@@ -158,6 +158,9 @@ def test_log_uniform_candidates_are_unique_and_match_tf_expected_counts():
     np.testing.assert_allclose(
         true_count.numpy()[:, 0], 1 - (1 - probabilities[[0, 9]]) ** tries[0], rtol=1e-5
     )
+    np.testing.assert_allclose(seq2seq.log_uniform_probabilities(10), probabilities)
+    numpy_counts = seq2seq.unique_sampling_expected_counts(10, 4)  # The same, in NumPy.
+    np.testing.assert_allclose(numpy_counts[sampled.numpy()], sampled_count.numpy(), rtol=1e-5)
     # Frequencies: over many seeds, how often each id is among the candidates equals TF's
     # unique sampler's (estimated from its own kernel) within sampling noise.
     rounds = 2000
