@@ -146,13 +146,13 @@ ch07:            install ## Chapter 7 in minutes: parsing, beam search, RNN basi
 	@echo "Chapter 7 long runs (2-core CPU; see experiments/README.md for measured times):"
 	@echo "  make ch07-long    the POS tagger (cpu_features), IMDB LSTM and en->fr translator (cpu)"
 	@echo "  python -m fdl_tf2 run ch07.translation --config=cpu --source_language=de --target_language=en"
-	@echo "  python -m fdl_tf2 run ch07.lstm_sentiment --config=cpu   the IMDB acceptance run"
+	@echo "  python -m fdl_tf2 run ch07.lstm_sentiment --config=cpu_w2v   the IMDB acceptance run"
 	@echo "  python -m fdl_tf2 run ch07.pos_tagger --config=window5   the 5-word-window tagger"
 	@echo "  python -m fdl_tf2 run ch07.pos_tagger --config=book --epochs=2 --export=False"
 
 ch07-long:       install ## Chapter 7 acceptance runs: POS tagger with features, IMDB LSTM, en->fr translator.
 	$(PY) -m fdl_tf2 run ch07.pos_tagger --config=cpu_features $(ARGS)
-	$(PY) -m fdl_tf2 run ch07.lstm_sentiment --config=cpu $(ARGS)
+	$(PY) -m fdl_tf2 run ch07.lstm_sentiment --config=cpu_w2v $(ARGS)
 	$(PY) -m fdl_tf2 run ch07.translation --config=cpu $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).

@@ -52,11 +52,20 @@ gives "auto" only for post-padding without XLA, and exports should trace `servin
 (the same weights with `use_cudnn=False`), so empty strings are safe on any device. Keras'
 `LSTM.get_config()` does not record `use_cudnn`, so a reloaded `.keras` model is back to "auto".
 On CPU the generic kernel runs with and without `jit_compile`.
+
+Pretrained embeddings (`PRETRAINED_EMBEDDINGS`): "none" keeps the random initialisation above;
+"word2vec_train" starts the embedding from word vectors trained (by the experiment, with gensim)
+on the training reviews only. `pretrained_embedding_matrix` writes the vector of the word with
+id i into row i, for every vocabulary word that has one; the pad (0) and UNK (1) rows, and any
+word without a vector, keep their random rows. `set_embedding_matrix` loads the matrix into a
+built model and can freeze the layer.
 """
 
 import math
+from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 from fdl_tf2.layers import sigmoid_logits
@@ -73,6 +82,11 @@ FAITHFUL_LOSS_FLOOR = sigmoid_logits.sigmoid_logits_loss_floor(NUM_CLASSES)
 """Smallest softmax cross-entropy of two outputs in (0, 1): -ln(e / (e + 1)) = 0.3133."""
 READOUT_LAYER = "readout"
 """Name of the layer whose output is the readout vector `(batch, units)` (after dropout)."""
+EMBEDDING_LAYER = "embedding"
+PRETRAINED_EMBEDDINGS = ("none", "word2vec_train")
+"""Embedding initialisations: random (the book's) or word2vec vectors of the training reviews."""
+RANDOM_ROWS = (0, 1)
+"""Token ids whose embedding rows always keep their random initialisation: pad and UNK."""
 
 
 def lstm_use_cudnn(padding: str, jit_compile: bool) -> str | bool:
@@ -159,7 +173,7 @@ def build_sentiment_lstm(
             stddev=math.sqrt(1.0 / vocabulary_size), seed=layer_seed(seed, 0)
         ),
         mask_zero=True,
-        name="embedding",
+        name=EMBEDDING_LAYER,
     )(token_ids)  # (batch, time, embedding_size), mask (batch, time)
     if per_step_input_dropout and dropout:
         x = keras.layers.Dropout(dropout, seed=layer_seed(seed, 1), name="input_dropout")(x)
@@ -214,3 +228,70 @@ def serving_copy(model: keras.Model) -> keras.Model:
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def check_pretrained_embeddings(name: str) -> str:
+    """Returns `name` if it is one of `PRETRAINED_EMBEDDINGS`.
+
+    Raises:
+      ValueError: any other value (the message lists the valid ones).
+    """
+    if name not in PRETRAINED_EMBEDDINGS:
+        raise ValueError(
+            f"pretrained_embeddings must be one of {PRETRAINED_EMBEDDINGS}, got {name!r}."
+        )
+    return name
+
+
+def pretrained_embedding_matrix(
+    initial: np.ndarray, vocabulary: Sequence[str], vectors
+) -> tuple[np.ndarray, np.ndarray]:
+    """The embedding matrix with the rows of `vocabulary`'s words taken from `vectors`.
+
+        matrix[i] = vectors[vocabulary[i]] if i not in RANDOM_ROWS and vocabulary[i] in vectors
+                    else initial[i]
+
+    Args:
+      initial: float `(vocabulary_size, embedding_size)`, e.g. the layer's random weights.
+      vocabulary: the token of each id, `['', '[UNK]', words...]` (`ReviewEncoder.vocabulary`).
+      vectors: word -> vector of `embedding_size`, e.g. gensim `KeyedVectors` (`word in
+        vectors`, `vectors[word]`).
+
+    Returns:
+      float32 `(vocabulary_size, embedding_size)` matrix and bool `(vocabulary_size,)`: the
+      rows taken from `vectors`.
+
+    Raises:
+      ValueError: the vocabulary does not match the matrix's rows, or a vector's size its
+        columns.
+    """
+    matrix = np.array(initial, dtype=np.float32, copy=True)
+    if matrix.ndim != 2 or matrix.shape[0] != len(vocabulary):
+        raise ValueError(
+            f"Need a (vocabulary_size, embedding_size) matrix for {len(vocabulary)} words, "
+            f"got shape {matrix.shape}."
+        )
+    found = np.zeros(len(vocabulary), dtype=bool)
+    for token_id, word in enumerate(vocabulary):
+        if token_id in RANDOM_ROWS or word not in vectors:
+            continue
+        vector = np.asarray(vectors[word], dtype=np.float32)
+        if vector.shape != (matrix.shape[1],):
+            raise ValueError(
+                f"The vector of {word!r} has shape {vector.shape}; the embedding needs "
+                f"({matrix.shape[1]},)."
+            )
+        matrix[token_id] = vector
+        found[token_id] = True
+    return matrix, found
+
+
+def set_embedding_matrix(model: keras.Model, matrix: np.ndarray, *, trainable: bool = True) -> None:
+    """Loads `matrix` `(vocabulary_size, embedding_size)` into the model's embedding layer.
+
+    `trainable=False` freezes the layer (set before the optimiser is built, so it is never
+    updated); the other layers stay as they are.
+    """
+    layer = model.get_layer(EMBEDDING_LAYER)
+    layer.set_weights([np.asarray(matrix, dtype=layer.embeddings.dtype)])
+    layer.trainable = trainable
