@@ -1,0 +1,1 @@
+"""Chapter 8: memory-augmented networks (DNC addressing, the DNC cell, NTM addressing)."""
