@@ -401,3 +401,54 @@ def split_record(outputs, output_size, memory_size, num_reads):
     parts["allocation_gate"] = parts["allocation_gate"][..., 0]
     parts["write_gate"] = parts["write_gate"][..., 0]
     return parts
+
+
+@keras.saving.register_keras_serializable(package="fdl_tf2")
+class OneHot(keras.layers.Layer):
+    """Token ids `(B, T)` -> one-hot `(B, T, depth)` float32; ids outside [0, depth) -> zeros.
+
+    The book feeds bAbI words as one-hot vectors of the 159-word lexicon (no embedding); the
+    pad id -1 becomes a zero vector.
+    """
+
+    def __init__(self, depth, **kwargs):
+        super().__init__(**kwargs)
+        self.depth = int(depth)
+
+    def call(self, ids):
+        return ops.one_hot(ops.cast(ids, "int32"), self.depth)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.depth)
+
+    def get_config(self):
+        return {**super().get_config(), "depth": self.depth}
+
+
+def build_babi_dnc(
+    vocabulary_size=159,
+    memory_size=256,
+    word_size=64,
+    num_reads=4,
+    controller_units=256,
+    book_pairwise_add=False,
+):
+    """The book's bAbI DNC: ids `(B, T)` int32 (pad -1) -> logits `(B, T, vocabulary_size)`.
+
+    One-hot words into `keras.layers.RNN(DNCCell(...))` with an LSTM controller; the state starts
+    afresh for every story. Padding after a story does not change its outputs (the recurrence
+    is causal), so right-padded batches need no mask.
+    """
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    cell = DNCCell(
+        output_size=vocabulary_size,
+        memory_size=memory_size,
+        word_size=word_size,
+        num_reads=num_reads,
+        controller="lstm",
+        controller_units=controller_units,
+        book_pairwise_add=book_pairwise_add,
+    )
+    one_hot = OneHot(vocabulary_size, name="one_hot")(ids)
+    logits = keras.layers.RNN(cell, return_sequences=True, name="dnc")(one_hot)
+    return keras.Model(ids, logits, name="babi_dnc")
