@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: help install test test-slow smoke lint format demo bench export data tensorboard clean \
-        ch01 ch02 ch03 ch04 ch05 ch05-long ch06 ch06-long ch07 ch07-long bench-convnets
+        ch01 ch02 ch03 ch04 ch05 ch05-long ch06 ch06-long ch07 ch07-long ch08 ch08-long bench-convnets
 
 help:            ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -154,6 +154,20 @@ ch07-long:       install ## Chapter 7 acceptance runs: POS tagger with features,
 	$(PY) -m fdl_tf2 run ch07.pos_tagger --config=cpu_features $(ARGS)
 	$(PY) -m fdl_tf2 run ch07.lstm_sentiment --config=cpu_w2v $(ARGS)
 	$(PY) -m fdl_tf2 run ch07.translation --config=cpu $(ARGS)
+
+# Chapter 8: the addressing demos, the copy-series DNC (Fig. 8.9) and a quick bAbI run.
+ch08:            install ## Chapter 8 quickly: NTM/DNC addressing demos (Figs. 8.3, 8.4, 8.10), the copy DNC (Fig. 8.9), a quick bAbI DNC.
+	$(PY) -m fdl_tf2 run ch08.memory_addressing --config=$(CONFIG) $(ARGS)
+	$(PY) -m fdl_tf2 run ch08.dnc_copy --config=quick $(ARGS)
+	$(PY) -m fdl_tf2 run ch08.dnc_babi --config=quick $(ARGS)
+	@echo "Long runs:"
+	@echo "  make ch08-long    the copy acceptance run (cpu preset) and the bAbI cpu preset"
+	@echo "  python -m fdl_tf2 run ch08.dnc_babi --config=book   the book's 100,000 batch-1 steps (days on 2 cores)"
+	@echo "  python -m fdl_tf2 run ch08.dnc_copy --config=book   DNC-tensorflow's 120,000 batch-1 steps"
+
+ch08-long:       install ## Chapter 8 acceptance runs: the copy DNC (cpu) and the bAbI DNC (cpu).
+	$(PY) -m fdl_tf2 run ch08.dnc_copy --config=cpu $(ARGS)
+	$(PY) -m fdl_tf2 run ch08.dnc_babi --config=cpu $(ARGS)
 
 clean:           ## Remove runs/, caches and build files (keeps .venv and saved_models/).
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info

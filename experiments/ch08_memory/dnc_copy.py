@@ -80,6 +80,17 @@ CONFIGS = {
         clip_norm=10.0,
     ),
     "book": dict(),
+    "quick": dict(  # `make ch08`: the cpu preset, shortened (the figure, not the goal).
+        num_steps=1_500,
+        switch_steps=(1_000,),
+        batch_size=32,
+        eval_every=500,
+        optimizer="adam",
+        learning_rate=1e-3,
+        clip_value=0.0,
+        clip_norm=10.0,
+        jit_compile=True,
+    ),
     "cpu": dict(
         num_steps=6_000,
         switch_steps=(3_000,),
