@@ -83,8 +83,14 @@ DATASETS = ("multi30k", "toy")
 BUCKET_SETS = {"repo": translation.BUCKETS, "book_text": translation.BOOK_TEXT_BUCKETS}
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("book_decay", "constant", "cosine")
-ATTENTION_SENTENCE = "A little girl in a pink dress is running on the green grass ."
-"""Fig. 7.33's sentence: French puts the colours after the nouns ("robe rose", "herbe verte")."""
+ATTENTION_SENTENCES = {
+    "en": "A little girl in a pink dress is running on the green grass .",
+    "de": "Ein Mann , der einen roten Hut trägt , sitzt auf einer Bank .",
+    "fr": "Une petite fille en robe rose court sur l' herbe verte .",
+}
+"""Fig. 7.33's sentence per SOURCE language, each with a change of word order: into French the
+colours follow their nouns ("robe rose", "herbe verte"); from German the verb of the relative
+clause comes last ("der einen roten Hut trägt" -> "who is wearing a red hat")."""
 
 REFERENCE = {
     "book_train_perplexity_450k_steps": 3.78,
@@ -431,8 +437,8 @@ def score_translations(config: Config, model, data: TranslationData, run_log) ->
 
 
 def attention_figure(config: Config, model, data: TranslationData, output) -> dict[str, Any]:
-    """Fig. 7.33 on `ATTENTION_SENTENCE` (a toy sentence for the toy corpus)."""
-    sentence = ATTENTION_SENTENCE
+    """Fig. 7.33 on the source language's `ATTENTION_SENTENCES` entry (toy corpus: a toy one)."""
+    sentence = ATTENTION_SENTENCES[config.source_language]
     if config.dataset == "toy":
         sentence = "the big red dog sees a small cat."
     service = make_service(config, model, data, config.beam_size)

@@ -28,7 +28,7 @@ def plot_copy_trace(trace: Mapping[str, np.ndarray], output: str | os.PathLike) 
     time = np.arange(steps)
     figure = Figure(figsize=(11, 11))
     axes = figure.subplots(6, 1, sharex=True, height_ratios=[1.2, 1.2, 1.6, 1.6, 0.8, 1.6])
-    outputs = 1.0 / (1.0 + np.exp(-trace["outputs"]))
+    outputs = 0.5 * (1.0 + np.tanh(0.5 * trace["outputs"]))  # sigmoid, without overflow
     panels = [
         (trace["inputs"].T, "inputs", "Greys", 1.0),
         (outputs.T, "outputs (sigmoid)", "Greys", 1.0),

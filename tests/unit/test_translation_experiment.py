@@ -9,7 +9,7 @@ import pytest
 
 from experiments.ch07_sequences import translation as experiment
 from fdl_tf2 import config as config_lib
-from fdl_tf2.data import toy_translation, translation
+from fdl_tf2.data import multi30k, toy_translation, translation
 from fdl_tf2.models import bleu, seq2seq
 
 
@@ -159,3 +159,10 @@ def test_book_training_rule_follows_the_logged_losses(tmp_path):
             rate *= 0.99
         previous.append(record["cost"])
     assert rate < 0.5 * 0.99  # At least two decays were checked.
+
+
+def test_attention_figure_has_a_sentence_in_every_source_language():
+    """Fig. 7.33 is drawn on a sentence of the SOURCE language (de -> en once got English)."""
+    assert set(experiment.ATTENTION_SENTENCES) == set(multi30k.LANGUAGES)
+    assert "Mann" in experiment.ATTENTION_SENTENCES["de"]
+    assert "fille" in experiment.ATTENTION_SENTENCES["fr"]
