@@ -155,9 +155,8 @@ ch07-long:       install ## Chapter 7 acceptance runs: POS tagger with features,
 	$(PY) -m fdl_tf2 run ch07.lstm_sentiment --config=cpu_w2v $(ARGS)
 	$(PY) -m fdl_tf2 run ch07.translation --config=cpu $(ARGS)
 
-# Chapter 8: the addressing demos, the copy-series DNC (Fig. 8.9) and a quick bAbI run.
-ch08:            install ## Chapter 8 quickly: NTM/DNC addressing demos (Figs. 8.3, 8.4, 8.10), the copy DNC (Fig. 8.9), a quick bAbI DNC.
-	$(PY) -m fdl_tf2 run ch08.memory_addressing --config=$(CONFIG) $(ARGS)
+# Chapter 8: the copy-series DNC (Fig. 8.9) and a quick bAbI run.
+ch08:            install ## Chapter 8 quickly: the copy DNC (Fig. 8.9) and a quick bAbI DNC.
 	$(PY) -m fdl_tf2 run ch08.dnc_copy --config=quick $(ARGS)
 	$(PY) -m fdl_tf2 run ch08.dnc_babi --config=quick $(ARGS)
 	@echo "Long runs:"
