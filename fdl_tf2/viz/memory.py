@@ -75,7 +75,7 @@ def plot_learning_curve(
         [r["step"] for r in validation], [max(r[metric], 1e-3) for r in validation],
         color="tab:red", marker="o", label=f"validation {metric}",
     )  # fmt: skip
-    metric_axis.set(ylabel=metric.replace("_", " "), yscale="log")
+    metric_axis.set(ylabel=f"{metric.replace('_', ' ')} (0 drawn at 1e-3)", yscale="log")
     loss_axis.grid(alpha=0.3, which="both")
     figure.legend(loc="upper right", fontsize=8)
     return save_figure(figure, output)
